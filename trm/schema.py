@@ -1,0 +1,191 @@
+"""Validation of plain dicts (from YAML or JSON) into frozen dataclasses.
+
+Config objects are validated once, where data enters; past that point the code trusts them.
+`from_dict` checks unknown keys, missing required keys, types and per-field constraints, and
+raises `ConfigError` naming the dotted field path, what was expected and what was given.
+
+This module imports nothing heavy (no torch, no numpy): the CLI validates claims with it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from typing import Any, Callable, Literal, Mapping, Optional, Union
+
+
+class ConfigError(ValueError):
+    """A config value is missing, unknown, of the wrong type or impossible.
+
+    `field` is the dotted path inside the dict that was validated (e.g. "train.lr"); callers that
+    know more (the file, the claim) prefix it with `prefixed`.
+    """
+
+    def __init__(self, field: str, reason: str):
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}" if field else reason)
+
+    def prefixed(self, prefix: str) -> "ConfigError":
+        """The same error with `prefix.` put in front of its field path."""
+        joined = f"{prefix}.{self.field}" if self.field else prefix
+        return ConfigError(joined, self.reason)
+
+
+Check = Callable[[Any], Optional[str]]
+
+
+def positive(value: Any) -> Optional[str]:
+    return None if value > 0 else "expected a positive number"
+
+
+def non_negative(value: Any) -> Optional[str]:
+    return None if value >= 0 else "expected a number >= 0"
+
+
+def probability(value: Any) -> Optional[str]:
+    return None if 0 <= value <= 1 else "expected a number between 0 and 1"
+
+
+def unit_open(value: Any) -> Optional[str]:
+    return None if 0 <= value < 1 else "expected a number in [0, 1)"
+
+
+def spec(default: Any = dataclasses.MISSING, *, check: Optional[Check] = None, doc: str = "") -> Any:
+    """A dataclass field with an optional constraint `check(value) -> error text or None`."""
+    metadata = {"check": check, "doc": doc}
+    if isinstance(default, (list, dict)):
+        raise TypeError("mutable defaults are not allowed; use tuples")
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def describe(value: Any) -> str:
+    """How a bad value is shown in an error message: short, quoted like Python does."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_NUMBER_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+
+
+def _type_words(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return " or ".join(_type_words(a) for a in args) + " or null"
+    if origin in (tuple, list):
+        return "a list"
+    if dataclasses.is_dataclass(tp):
+        return "a mapping"
+    return _NUMBER_WORDS.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _coerce(tp: Any, value: Any, field: str, check: Optional[Check]) -> Any:
+    """Return `value` converted to `tp`, or raise ConfigError at `field`."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        non_null = [a for a in args if a is not type(None)]
+        if len(non_null) == 1:
+            return _coerce(non_null[0], value, field, check)
+        for arg in non_null:
+            try:
+                return _coerce(arg, value, field, check)
+            except ConfigError:
+                continue
+        raise ConfigError(field, f"expected {_type_words(tp)}, got {describe(value)}")
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices or isinstance(value, bool) != isinstance(choices[0], bool):
+            raise ConfigError(field, f"expected {_type_words(tp)}, got {describe(value)}")
+        return value
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(field, f"expected a list, got {describe(value)}")
+        (item_tp, *rest) = typing.get_args(tp) or (Any,)
+        return tuple(_coerce(item_tp, v, f"{field}[{i}]", None) for i, v in enumerate(value))
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, field)
+    if tp is Any:
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(field, f"expected true or false, got {describe(value)}")
+        return value
+    if tp in (int, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if ok and tp is int and isinstance(value, float):
+            ok = value.is_integer()
+        if ok and isinstance(value, float) and not math.isfinite(value):
+            ok = False
+        if not ok:
+            words = _constraint_words(check) or _type_words(tp)
+            raise ConfigError(field, f"expected {words}, got {describe(value)}")
+        value = tp(value)
+    elif tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(field, f"expected a string, got {describe(value)}")
+    if check is not None:
+        problem = check(value)
+        if problem:
+            raise ConfigError(field, f"{problem}, got {describe(value)}")
+    return value
+
+
+def _constraint_words(check: Optional[Check]) -> Optional[str]:
+    """'a positive number' for `positive`, so a type error reads like the constraint."""
+    if check is None:
+        return None
+    text = check(-1.0) or check(2.0) or ""
+    return text.removeprefix("expected ") or None
+
+
+def from_dict(cls: type, data: Any, path: str = "") -> Any:
+    """Build the frozen dataclass `cls` from a mapping, validating every field.
+
+    Unknown keys, missing required keys, wrong types and failed constraints raise ConfigError
+    whose field is the dotted path below `path`.
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(path, f"expected a mapping, got {describe(data)}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    for key in data:
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise ConfigError(_join(path, str(key)), f"unknown key (known keys: {known})")
+    values = {}
+    for name, f in fields.items():
+        where = _join(path, name)
+        if name in data:
+            values[name] = _coerce(hints[name], data[name], where, f.metadata.get("check"))
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(where, "missing required key")
+    obj = cls(**values)
+    validate = getattr(obj, "validate", None)
+    if validate is not None:
+        try:
+            validate()
+        except ConfigError as err:
+            raise err.prefixed(path) if path else err
+    return obj
+
+
+def to_dict(obj: Any) -> Any:
+    """A plain, JSON-ready dict of a (nested) dataclass; tuples become lists."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
+    return obj
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
