@@ -40,5 +40,22 @@ def cli():
     """Audit a paper's claims against achieved results: trm-audit claims | run | import | report."""
 
 
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines instead of a table.")
+@click.option("--no-count", is_flag=True, help="Skip counting parameters (which imports torch).")
+@translate_errors
+def claims(paths, as_json, no_count):
+    """List and validate the claims registry (default: the claims/ directory)."""
+    import json
+
+    from audit.listing import format_claims_table, list_claims
+    from audit.registry import load_registry
+
+    registry = load_registry(paths or ["claims"])
+    listing = list_claims(registry, count_params=not no_count)
+    click.echo(json.dumps(listing, indent=2, sort_keys=True) if as_json else format_claims_table(listing))
+
+
 def main():
     cli(prog_name="trm-audit")

@@ -91,6 +91,16 @@ class DataConfig:
     arc_max_grid: Optional[int] = spec(None, check=positive, doc="ARC stand-in: keep tasks whose grids fit this side")
     seed: int = spec(0, check=non_negative, doc="builder seed (the official Sudoku/Maze builders are unseeded; ARC uses 42)")
 
+    @property
+    def seq_len(self) -> int:
+        """Tokens per example: the grid (Sudoku, Maze) or the ARC canvas, row-major."""
+        return self.grid_size * self.grid_size
+
+    @property
+    def vocab_size(self) -> int:
+        """Sudoku: PAD, blank, digits 1..n; Maze: PAD + '# SGo'; ARC: PAD, EOS, colours 0..9."""
+        return {"sudoku": self.grid_size + 2, "maze": 6, "arc": 12}[self.task]
+
 
 @dataclass(frozen=True)
 class OptimConfig:

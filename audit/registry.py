@@ -1,0 +1,270 @@
+"""The claims registry: a paper's claims, as data, validated once where the YAML enters.
+
+A claims file (one per claim family, e.g. `claims/sudoku_mlp.yaml`) holds `claims:` and/or
+`comparisons:`. Each claim carries its quoted statement and source, what is measured and how,
+the claimed value in percent, the tolerance of the verdict and its profiles: complete training
+setups (`paper`: the official recipe; `smoke`: a CPU proxy), each a `TrainConfig` body plus what
+the report needs to know about it (comparable or not, stated hardware and time, deviations).
+
+Every problem is one line naming the file, the claim and the field, e.g.
+    claims/sudoku_mlp.yaml: sudoku-extreme/trm-mlp: profiles.smoke.train.lr: expected a positive number, got 'fast'
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable, Literal, Optional
+
+from audit.errors import InputError
+from audit.yamlio import read_yaml
+from trm.config import DataConfig, ModelConfig, OptimConfig, TrainConfig
+from trm.schema import ConfigError, from_dict, non_negative, positive, spec
+
+# Lower-case words joined by '/', '-', '_', '.'; no empty parts, no '..': ids become run directories.
+CLAIM_ID = re.compile(r"^[a-z0-9][a-z0-9_.+-]*(/[a-z0-9][a-z0-9_.+-]*)*$")
+METRICS_BY_TASK = {"sudoku": ("exact_accuracy",), "maze": ("exact_accuracy",), "arc": ("pass@1", "pass@2")}
+
+
+def _claim_id(value: str) -> Optional[str]:
+    if not CLAIM_ID.match(value) or ".." in value:
+        return "expected lower-case words joined by '/', '-', '_' or '.' (no '..')"
+    return None
+
+
+def _percent(value: float) -> Optional[str]:
+    return None if 0 <= value <= 100 else "expected a percentage between 0 and 100"
+
+
+def _non_empty(value: str) -> Optional[str]:
+    return None if value.strip() else "expected a non-empty string"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a claim was made."""
+
+    paper: str = spec(check=_non_empty, doc="title of the paper")
+    arxiv: Optional[str] = spec(None, doc="arXiv id")
+    table: Optional[str] = spec(None, doc="table or figure holding the number")
+    url: Optional[str] = spec(None, doc="link, when there is one")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How the claimed number was evaluated."""
+
+    weights: Literal["ema", "raw"] = spec("ema", doc="evaluated weights: the EMA copy or the raw ones")
+    checkpoint: Literal["final", "best"] = spec("final", doc="which evaluation of a run is the result")
+    pass_k: Optional[int] = spec(None, check=positive, doc="k of pass@k (ARC), null otherwise")
+    supervision_steps: int = spec(16, check=positive, doc="supervision steps at test time (N_sup)")
+    pooled_votes: Optional[bool] = spec(None, doc="ARC: votes pooled across a run's evaluations")
+
+
+@dataclass(frozen=True)
+class OtherValue:
+    """A different value for the same claim found elsewhere (shown in the report's registry notes)."""
+
+    value: float = spec(check=_percent, doc="the other value, percent")
+    where: str = spec(check=_non_empty, doc="where it appears")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A complete training setup for a claim, plus what the report must say about it."""
+
+    comparable: bool = spec(doc="judged against the claim (the paper's setup) or a proxy (not comparable)")
+    description: str = spec("", doc="one line: what this profile is")
+    hardware: Optional[str] = spec(None, doc="the hardware the authors state for this setup")
+    time: Optional[str] = spec(None, doc="the run time the authors state")
+    estimate: Optional[str] = spec(None, doc="our own cost estimate, where we have one")
+    deviations: tuple[str, ...] = spec((), doc="declared deviations from the paper's recipe")
+    model: ModelConfig = spec(ModelConfig(), doc="architecture")
+    data: DataConfig = spec(DataConfig(), doc="benchmark and builder")
+    train: OptimConfig = spec(OptimConfig(), doc="optimisation, budget, evaluation")
+    name: str = field(default="", compare=False, metadata={"internal": True})
+
+    @property
+    def config(self) -> TrainConfig:
+        """The training setup with seed 0; `config.with_seed(k)` for seed k."""
+        return TrainConfig(model=self.model, data=self.data, train=self.train, seed=0)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claimed number of a paper, and how to test it."""
+
+    id: str = spec(check=_claim_id, doc="unique id, e.g. sudoku-extreme/trm-mlp")
+    statement: str = spec(check=_non_empty, doc="the claim, quoted or closely paraphrased")
+    source: Source = spec(doc="where it was made")
+    benchmark: str = spec(check=_non_empty, doc="e.g. sudoku-extreme, maze-hard, arc-agi-1")
+    model: str = spec(check=_non_empty, doc="e.g. TRM-MLP, TRM-Attention, HRM")
+    metric: Literal["exact_accuracy", "pass@1", "pass@2"] = spec(doc="what is measured")
+    claimed: Optional[float] = spec(check=_percent, doc="claimed value in percent; null where none is given")
+    split: Literal["test"] = spec("test", doc="the split the number is on")
+    protocol: Protocol = spec(Protocol(), doc="how it was evaluated")
+    params_m: Optional[float] = spec(None, check=positive, doc="stated parameter count, millions")
+    tolerance_pp: float = spec(2.0, check=non_negative, doc="|achieved - claimed| within this counts as reproduced")
+    other_values: tuple[OtherValue, ...] = spec((), doc="other values for the same claim and where they appear")
+    notes: str = spec("", doc="anything a reader of the report should know")
+    profiles: dict = field(default_factory=dict, metadata={"internal": True})
+    file: str = field(default="", compare=False, metadata={"internal": True})
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A comparative claim: a's metric exceeds b's (tested one-tailed)."""
+
+    id: str = spec(check=_claim_id, doc="unique id of the comparison")
+    a: str = spec(check=_claim_id, doc="claim expected to be higher")
+    b: str = spec(check=_claim_id, doc="claim expected to be lower")
+    statement: str = spec(check=_non_empty, doc="the comparative claim in words")
+    alternative: Literal["greater"] = spec("greater", doc="direction of the one-tailed test: a > b")
+    file: str = field(default="", compare=False, metadata={"internal": True})
+
+
+@dataclass(frozen=True)
+class Registry:
+    """Every loaded claim and comparison, in file order."""
+
+    claims: tuple[Claim, ...]
+    comparisons: tuple[Comparison, ...]
+
+    def claim(self, claim_id: str) -> Claim:
+        for claim in self.claims:
+            if claim.id == claim_id:
+                return claim
+        known = ", ".join(c.id for c in self.claims)
+        raise InputError(f"unknown claim {claim_id!r} (known: {known})")
+
+
+def load_registry(paths: Iterable[Path | str]) -> Registry:
+    """Load and validate claims files (a directory means every *.yaml in it, sorted).
+
+    Raises InputError with one line naming the file, the claim and the field.
+    """
+    files = _expand(paths)
+    claims: list[Claim] = []
+    comparisons: list[Comparison] = []
+    seen: dict[str, str] = {}
+    for path in files:
+        file_claims, file_comparisons = _load_file(path)
+        for claim in file_claims:
+            if claim.id in seen:
+                raise InputError(f"{path}: {claim.id}: id: duplicate claim id (first defined in {seen[claim.id]})")
+            seen[claim.id] = str(path)
+        claims.extend(file_claims)
+        comparisons.extend(file_comparisons)
+    _check_comparisons(comparisons, seen)
+    return Registry(tuple(claims), tuple(comparisons))
+
+
+def _expand(paths: Iterable[Path | str]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.glob("*.yaml") if p.is_file()))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise InputError(f"{path}: no such claims file or directory")
+    if not files:
+        raise InputError("no claims files found in " + ", ".join(str(p) for p in paths))
+    return files
+
+
+def _load_file(path: Path) -> tuple[list[Claim], list[Comparison]]:
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a mapping with 'claims' and/or 'comparisons', got {type(data).__name__}")
+    unknown = sorted(set(data) - {"claims", "comparisons"})
+    if unknown:
+        raise InputError(f"{path}: {unknown[0]}: unknown key (known keys: claims, comparisons)")
+    claims = [_parse_claim(path, i, body) for i, body in enumerate(_as_list(path, data, "claims"))]
+    comparisons = [_parse_comparison(path, i, body) for i, body in enumerate(_as_list(path, data, "comparisons"))]
+    if not claims and not comparisons:
+        raise InputError(f"{path}: claims: no claims or comparisons in the file")
+    return claims, comparisons
+
+
+def _as_list(path: Path, data: dict, key: str) -> list:
+    value = data.get(key, [])
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InputError(f"{path}: {key}: expected a list, got {type(value).__name__}")
+    return value
+
+
+def _item_label(body: Any, key: str, index: int) -> str:
+    """The claim's id when it has a usable one, else its position: 'claims[2]'."""
+    if isinstance(body, dict) and isinstance(body.get("id"), str) and body["id"]:
+        return body["id"]
+    return f"{key}[{index}]"
+
+
+def _parse_claim(path: Path, index: int, body: Any) -> Claim:
+    label = _item_label(body, "claims", index)
+    try:
+        if not isinstance(body, dict):
+            raise ConfigError("", f"expected a mapping, got {body!r}")
+        fields = {k: v for k, v in body.items() if k != "profiles"}
+        claim = from_dict(Claim, fields)
+        profiles = _parse_profiles(body.get("profiles"), claim)
+    except ConfigError as err:
+        raise InputError(f"{path}: {label}: {err}") from None
+    return replace(claim, profiles=profiles, file=str(path))
+
+
+def _parse_profiles(raw: Any, claim: Claim) -> dict[str, Profile]:
+    if raw is None:
+        raise ConfigError("profiles", "missing required key")
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError("profiles", f"expected a non-empty mapping of profile name to setup, got {raw!r}")
+    profiles = {}
+    for name, body in raw.items():
+        where = f"profiles.{name}"
+        if not isinstance(name, str) or not CLAIM_ID.match(name):
+            raise ConfigError(where, "expected a profile name of lower-case letters, digits and '-'")
+        profile = replace(from_dict(Profile, body, where), name=name)
+        _check_profile_fits_claim(profile, claim, where)
+        profiles[name] = profile
+    return profiles
+
+
+def _check_profile_fits_claim(profile: Profile, claim: Claim, where: str) -> None:
+    """A profile must be able to produce the claim's metric, under the claim's evaluation protocol."""
+    allowed = METRICS_BY_TASK[profile.data.task]
+    if claim.metric not in allowed:
+        raise ConfigError(f"{where}.data.task", f"task {profile.data.task!r} cannot measure {claim.metric!r}")
+    if profile.comparable:
+        if (claim.protocol.weights == "ema") != profile.train.ema:
+            raise ConfigError(f"{where}.train.ema", f"the claim's protocol evaluates {claim.protocol.weights!r} weights, "
+                              f"got ema={profile.train.ema}")
+        if claim.protocol.supervision_steps != profile.model.halt_max_steps:
+            raise ConfigError(f"{where}.model.halt_max_steps", "must equal the protocol's supervision_steps "
+                              f"{claim.protocol.supervision_steps}, got {profile.model.halt_max_steps}")
+
+
+def _parse_comparison(path: Path, index: int, body: Any) -> Comparison:
+    label = _item_label(body, "comparisons", index)
+    try:
+        comparison = from_dict(Comparison, body)
+    except ConfigError as err:
+        raise InputError(f"{path}: {label}: {err}") from None
+    if comparison.a == comparison.b:
+        raise InputError(f"{path}: {label}: b: compares a claim with itself ({comparison.a!r})")
+    return replace(comparison, file=str(path))
+
+
+def _check_comparisons(comparisons: list[Comparison], claim_files: dict[str, str]) -> None:
+    seen: set[str] = set()
+    for comparison in comparisons:
+        if comparison.id in seen:
+            raise InputError(f"{comparison.file}: {comparison.id}: id: duplicate comparison id")
+        seen.add(comparison.id)
+        for side in ("a", "b"):
+            ref = getattr(comparison, side)
+            if ref not in claim_files:
+                raise InputError(f"{comparison.file}: {comparison.id}: {side}: names unknown claim {ref!r}")
