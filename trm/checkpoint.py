@@ -1,0 +1,116 @@
+"""Crash-safe checkpoint files: atomic writes, integrity checks, fallback to the previous one.
+
+A checkpoint is one `torch.save` file named `ckpt-<sequence>-<sha256 prefix>.pt` in the run's
+`checkpoint/` directory. It is written to a temporary name, flushed and fsynced, then renamed into
+place (`os.replace` is atomic), and the directory is fsynced; only then is the checkpoint before
+the previous one deleted. So at any moment, even after SIGKILL or power loss, the directory holds
+the newest complete checkpoint and the one before it. The digest in the name is checked on load:
+a damaged newest file is reported in the log and the previous one is used (or none: scratch).
+
+What goes in the state dict is the training loop's business (`trm.train`); this module only moves
+bytes safely.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+log = logging.getLogger(__name__)
+
+KEEP = 2
+_NAME = re.compile(r"^ckpt-(\d{8})-([0-9a-f]{16})\.pt$")
+
+
+def save_checkpoint(directory: Path, state: dict) -> Path:
+    """Write `state` as the newest checkpoint in `directory`; keep the previous one; return the path."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    existing = list_checkpoints(directory)
+    sequence = existing[0][0] + 1 if existing else 1
+    fd, tmp_name = tempfile.mkstemp(prefix=".ckpt-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        digest = _file_digest(Path(tmp_name))
+        final = directory / f"ckpt-{sequence:08d}-{digest}.pt"
+        os.replace(tmp_name, final)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    _fsync_directory(directory)
+    for _, old in list_checkpoints(directory)[KEEP:]:
+        old.unlink(missing_ok=True)
+    return final
+
+
+def load_checkpoint(directory: Path) -> Optional[dict]:
+    """The newest intact checkpoint's state, or None when there is none (start from scratch).
+
+    A file whose content does not match the digest in its name, or that torch cannot read, is
+    skipped with a warning naming it; the next older one is tried.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return None
+    for stale in directory.glob(".ckpt-*.tmp"):
+        stale.unlink(missing_ok=True)  # a write interrupted before its rename
+    for _, path in list_checkpoints(directory):
+        expected = _NAME.match(path.name).group(2)
+        if _file_digest(path) != expected:
+            _set_aside(path, "digest mismatch")
+            continue
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as err:  # a torch/pickle failure of any kind means this file is unusable
+            _set_aside(path, f"unreadable: {err}")
+            continue
+        log.info("resuming from checkpoint %s", path)
+        return state
+    if list_checkpoints(directory):
+        log.warning("no intact checkpoint in %s; starting from scratch", directory)
+    return None
+
+
+def list_checkpoints(directory: Path) -> list[tuple[int, Path]]:
+    """(sequence, path) of the checkpoint files in `directory`, newest first."""
+    found = []
+    for path in Path(directory).iterdir() if Path(directory).is_dir() else ():
+        match = _NAME.match(path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return sorted(found, reverse=True)
+
+
+def _set_aside(path: Path, reason: str) -> None:
+    """Rename a damaged checkpoint to `*.corrupt` (kept for inspection, never counted as a good one)."""
+    log.warning("checkpoint %s is corrupt (%s); falling back to the previous one", path, reason)
+    os.replace(path, path.with_name(path.name + ".corrupt"))
+
+
+def _file_digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            sha.update(chunk)
+    return sha.hexdigest()[:16]
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename durable (POSIX); a no-op where directories cannot be opened (Windows)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
