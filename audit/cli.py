@@ -56,6 +56,99 @@ def claims(paths, as_json, no_count):
     listing = list_claims(registry, count_params=not no_count)
     click.echo(json.dumps(listing, indent=2, sort_keys=True) if as_json else format_claims_table(listing))
 
+def _cost_lines(registry, profile_name) -> list[str]:
+    """What a profile will cost: the authors' stated hardware and time, and our estimate where we have one."""
+    lines = []
+    for claim in registry.claims:
+        profile = claim.profiles.get(profile_name)
+        if profile is None:
+            continue
+        stated = ", ".join(x for x in (profile.hardware, profile.time) if x) or "not stated"
+        lines.append(f"  {claim.id}: authors: {stated}; our estimate: {profile.estimate or 'none measured yet'}")
+    return lines
+
+
+def _make_progress(spec):
+    """A per-run tqdm bar over optimizer steps; silent when stderr is not a terminal."""
+    from tqdm import tqdm
+
+    bar = tqdm(desc=f"{spec.claim.id} seed {spec.seed}", unit="step", leave=False,
+               disable=not sys.stderr.isatty())
+
+    def progress(step, total):
+        if bar.total != total:
+            bar.total = total
+        bar.n = step
+        bar.refresh()
+
+    progress.close = bar.close
+    return progress
+
+
+@cli.command()
+@click.argument("claims_files", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--claim", "claim_ids", multiple=True, help="Only this claim id (repeatable).")
+@click.option("--profile", default=None, help="Profile to run (default: smoke, a CPU proxy).")
+@click.option("--seeds", default=None, help="Comma-separated seeds, e.g. 0,1,2 (default: 0).")
+@click.option("--num-seeds", type=int, default=None, help="Seeds 0..N-1.")
+@click.option("--runs-dir", default="runs", type=click.Path(path_type=str), show_default=True)
+@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), show_default=True)
+@click.option("--nproc-per-node", default=1, type=click.IntRange(min=1), show_default=True,
+              help="Processes (devices) per run, launched with torchrun.")
+@click.option("--parallel", default=1, type=click.IntRange(min=1), show_default=True,
+              help="Runs at once on this machine.")
+@click.option("--launcher", default="local", type=click.Choice(["local", "slurm"]), show_default=True)
+@click.option("--partition", default=None, help="Slurm partition ('local' runs the jobs here through submitit).")
+@click.option("--gpus-per-node", default=1, type=click.IntRange(min=0), show_default=True)
+@click.option("--time-min", default=60 * 24, type=click.IntRange(min=1), show_default=True, help="Slurm time limit.")
+@click.option("--account", default=None, help="Slurm account.")
+@click.option("--data-cache", default=None, type=click.Path(path_type=str), help="Where built datasets are cached.")
+@click.option("--rerun-stale", is_flag=True, help="Retrain runs whose record no longer matches the profile.")
+@click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
+@translate_errors
+def run(claims_files, claim_ids, profile, seeds, num_seeds, runs_dir, device, nproc_per_node, parallel, launcher,
+        partition, gpus_per_node, time_min, account, data_cache, rerun_stale, dry_run):
+    """Train what is missing for CLAIMS_FILES: (claim x profile x seed); completed runs are skipped."""
+    from pathlib import Path
+
+    from audit.launch import LaunchOptions, execute, resolve_device
+    from audit.plan import assess, expand_plan, format_plan, parse_seeds
+    from audit.registry import load_registry
+
+    registry = load_registry(claims_files)
+    if profile is None:
+        profile = "smoke"
+        click.echo("profile: smoke (the default: a CPU proxy of each claim, not comparable with the paper; "
+                   "use --profile paper for the paper's setup)")
+    else:
+        click.echo(f"profile: {profile}")
+    if profile == "paper":
+        click.echo("The paper profile trains at the paper's scale. Cost as stated:")
+        for line in _cost_lines(registry, profile):
+            click.echo(line)
+    specs = expand_plan(registry, profile=profile, seeds=parse_seeds(seeds, num_seeds), runs_dir=Path(runs_dir),
+                        claim_ids=claim_ids)
+    planned = [assess(spec) for spec in specs]
+    click.echo(format_plan(planned))
+    if dry_run:
+        return
+    options = LaunchOptions(device=resolve_device(device), nproc_per_node=nproc_per_node, parallel=parallel,
+                            launcher=launcher, data_cache=Path(data_cache) if data_cache else None,
+                            rerun_stale=rerun_stale, slurm_partition=partition, slurm_gpus_per_node=gpus_per_node,
+                            slurm_time_min=time_min, slurm_account=account)
+
+    def on_done(spec, record):
+        if record is None:
+            click.echo(f"  skipped {spec.claim.id} seed {spec.seed} (done, stale or run by another process)")
+        elif record.status == "completed":
+            chosen = record.chosen
+            click.echo(f"  done    {spec.claim.id} seed {spec.seed}: {record.metric} {chosen.value:.2f}% "
+                       f"({record.selected}, step {chosen.step}, {record.wall_time_s:.0f} s)")
+        else:
+            click.echo(f"  FAILED  {spec.claim.id} seed {spec.seed}: {record.error}")
+
+    execute(planned, options, on_done=on_done, progress_factory=_make_progress)
+
 
 def main():
     cli(prog_name="trm-audit")

@@ -1,0 +1,140 @@
+"""Launchers: how the planned runs of `trm-audit run` get executed.
+
+- `local`, one run at a time in this process (or under torchrun with --nproc-per-node > 1);
+- `local` with `parallel > 1`: several runs at once on one machine, each in its own process with
+  its share of the CPU threads (many seeds of a small model waste a big device one at a time);
+- `slurm`: one submitit job per run; a requeued job resumes its own run directory.
+Every path ends in `audit.runner.run_one`, so locking, resuming and records behave the same.
+"""
+from __future__ import annotations
+
+import concurrent.futures as futures
+import functools
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from audit.errors import InputError
+from audit.plan import PlannedRun, RunSpec
+from audit.records import RunRecord
+from audit.runner import run_one, train_in_process, train_with_torchrun
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    """How to execute a plan (from the command line)."""
+
+    device: str = "cpu"
+    nproc_per_node: int = 1
+    parallel: int = 1
+    launcher: str = "local"
+    data_cache: Optional[Path] = None
+    rerun_stale: bool = False
+    slurm_partition: Optional[str] = None
+    slurm_gpus_per_node: int = 1
+    slurm_time_min: int = 60 * 24
+    slurm_account: Optional[str] = None
+    slurm_folder: Optional[Path] = None
+
+
+def resolve_device(device: str) -> str:
+    """'auto' is CUDA when torch sees a GPU, else the CPU."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def trainer_for(options: LaunchOptions, progress_factory: Optional[Callable] = None) -> Callable[[RunSpec], dict]:
+    """The function that trains one spec under these options."""
+    if options.nproc_per_node > 1:
+        return functools.partial(train_with_torchrun, nproc_per_node=options.nproc_per_node,
+                                 device=options.device, data_cache=options.data_cache)
+
+    def train(spec: RunSpec) -> dict:
+        progress = progress_factory(spec) if progress_factory else None
+        try:
+            return train_in_process(spec, device=options.device, data_cache=options.data_cache, progress=progress)
+        finally:
+            if progress is not None and hasattr(progress, "close"):
+                progress.close()
+
+    return train
+
+
+def execute(planned: list[PlannedRun], options: LaunchOptions, *,
+            on_done: Callable[[RunSpec, Optional[RunRecord]], None],
+            progress_factory: Optional[Callable] = None) -> None:
+    """Run every planned spec that needs training; call on_done(spec, record or None) after each."""
+    todo = [p.spec for p in planned if p.needs_training or (options.rerun_stale and p.state == "stale")]
+    if options.launcher == "slurm":
+        _execute_slurm(todo, options, on_done)
+    elif options.parallel > 1:
+        _execute_parallel(todo, options, on_done)
+    else:
+        trainer = trainer_for(options, progress_factory)
+        for spec in todo:
+            on_done(spec, run_one(spec, trainer, rerun_stale=options.rerun_stale))
+
+
+def _run_in_child(spec: RunSpec, options: LaunchOptions, threads: int) -> Optional[RunRecord]:
+    import torch
+
+    torch.set_num_threads(threads)
+    return run_one(spec, trainer_for(options), rerun_stale=options.rerun_stale)
+
+
+def _execute_parallel(todo: list[RunSpec], options: LaunchOptions, on_done) -> None:
+    threads = max(1, (os.cpu_count() or 1) // options.parallel)
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with futures.ProcessPoolExecutor(max_workers=options.parallel, mp_context=context) as pool:
+        jobs = {pool.submit(_run_in_child, spec, options, threads): spec for spec in todo}
+        for job in futures.as_completed(jobs):
+            on_done(jobs[job], job.result())
+
+
+def _execute_slurm(todo: list[RunSpec], options: LaunchOptions, on_done) -> None:
+    try:
+        import submitit
+    except ImportError:
+        raise InputError("--launcher slurm: the submitit package is not installed") from None
+    folder = options.slurm_folder or Path("runs") / ".submitit"
+    cluster = "local" if options.slurm_partition == "local" else None  # 'local' runs the jobs here (tests)
+    executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
+    params = {"timeout_min": options.slurm_time_min, "gpus_per_node": options.slurm_gpus_per_node,
+              "tasks_per_node": 1, "nodes": 1}
+    if cluster is None:
+        params["slurm_partition"] = options.slurm_partition
+        if options.slurm_account:
+            params["slurm_account"] = options.slurm_account
+    executor.update_parameters(**params)
+    jobs = [(spec, executor.submit(_slurm_job, spec, options)) for spec in todo]
+    for spec, job in jobs:
+        log.info("submitted %s as job %s", spec.name, job.job_id)
+    for spec, job in jobs:
+        on_done(spec, job.result())
+
+
+class _SlurmJob:
+    """A checkpointable submitit callable: on preemption or timeout the job is requeued and resumes."""
+
+    def __call__(self, spec: RunSpec, options: LaunchOptions) -> Optional[RunRecord]:
+        sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))
+        return run_one(spec, trainer_for(options), rerun_stale=options.rerun_stale)
+
+    def checkpoint(self, spec: RunSpec, options: LaunchOptions):
+        import submitit
+
+        # The trainer checkpoints on its own; requeueing the same call resumes from that checkpoint.
+        return submitit.helpers.DelayedSubmission(self, spec, options)
+
+
+_slurm_job = _SlurmJob()

@@ -1,0 +1,192 @@
+"""Run records on disk: `runs/<claim-id>/<profile>/seed-<k>/run.json` beside the trainer's `metrics.csv`.
+
+A record is written once, atomically (temporary file, fsync, rename), when a run ends: a crash leaves
+either no record or a complete one. Reading never trusts a file blindly: a torn or malformed record is
+reported as a problem naming the file and kept out of every statistic.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+FORMAT_VERSION = 1
+RECORD_NAME = "run.json"
+EXTERNAL_DIR = "external"
+STATUSES = ("completed", "failed")
+
+
+def run_dir(runs_dir: Path, claim_id: str, profile: str, seed: int) -> Path:
+    """Where one run lives. Claim ids are validated by the registry (no '..', no absolute parts)."""
+    return Path(runs_dir) / claim_id / profile / f"seed-{seed}"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluation of a run on the test split, as the claim's metric sees it."""
+
+    step: int
+    value: float  # percent of the claim's metric
+    correct: Optional[float]  # examples (or summed task scores for ARC) counted correct
+    total: Optional[float]  # examples (or tasks for ARC) scored
+    metrics: dict
+
+    @classmethod
+    def from_dict(cls, data: Optional[dict]) -> Optional["Evaluation"]:
+        if data is None:
+            return None
+        return cls(step=int(data["step"]), value=float(data["value"]), correct=data.get("correct"),
+                   total=data.get("total"), metrics=dict(data.get("metrics") or {}))
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A finished run (completed or failed), as stored in run.json."""
+
+    claim_id: str
+    profile: str
+    seed: int
+    status: str
+    error: Optional[str]
+    config: dict
+    config_hash: str
+    metric: str
+    final: Optional[Evaluation]
+    best: Optional[Evaluation]
+    selected: str
+    evaluations: list
+    environment: dict
+    code: dict
+    data: dict
+    started: Optional[str]
+    ended: Optional[str]
+    wall_time_s: Optional[float]
+    device_hours: Optional[float]
+    steps: Optional[int]
+    path: Path
+
+    @property
+    def chosen(self) -> Optional[Evaluation]:
+        """The evaluation the claim's checkpoint rule selects (final or best)."""
+        return self.best if self.selected == "best" else self.final
+
+    @property
+    def value(self) -> Optional[float]:
+        """The run's result in percent, or None for a failed run."""
+        chosen = self.chosen
+        return None if chosen is None or self.status != "completed" else chosen.value
+
+
+class RecordError(ValueError):
+    """A run.json that cannot be trusted (torn, malformed, inconsistent)."""
+
+
+def parse_record(data: Any, path: Path) -> RunRecord:
+    """Validate a run.json dict; raise RecordError naming the problem."""
+    if not isinstance(data, dict):
+        raise RecordError("expected a JSON object")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise RecordError(f"format_version: expected {FORMAT_VERSION}, got {data.get('format_version')!r}")
+    for key in ("claim_id", "profile", "seed", "status", "config", "config_hash", "metric"):
+        if key not in data:
+            raise RecordError(f"{key}: missing")
+    if data["status"] not in STATUSES:
+        raise RecordError(f"status: expected one of {', '.join(STATUSES)}, got {data['status']!r}")
+    try:
+        final = Evaluation.from_dict(data.get("final"))
+        best = Evaluation.from_dict(data.get("best"))
+    except (KeyError, TypeError, ValueError) as err:
+        raise RecordError(f"final/best: malformed evaluation ({err})") from None
+    if data["status"] == "completed":
+        if final is None:
+            raise RecordError("final: a completed run needs its final evaluation")
+        for name, ev in (("final", final), ("best", best)):
+            if ev is not None and not (math.isfinite(ev.value) and 0 <= ev.value <= 100):
+                raise RecordError(f"{name}.value: expected a percentage, got {ev.value!r}")
+    selected = data.get("selected", "final")
+    if selected not in ("final", "best"):
+        raise RecordError(f"selected: expected 'final' or 'best', got {selected!r}")
+    return RunRecord(
+        claim_id=str(data["claim_id"]), profile=str(data["profile"]), seed=int(data["seed"]),
+        status=data["status"], error=data.get("error"), config=data["config"],
+        config_hash=str(data["config_hash"]), metric=str(data["metric"]), final=final, best=best,
+        selected=selected, evaluations=list(data.get("evaluations") or []),
+        environment=dict(data.get("environment") or {}), code=dict(data.get("code") or {}),
+        data=dict(data.get("data") or {}), started=data.get("started"), ended=data.get("ended"),
+        wall_time_s=data.get("wall_time_s"), device_hours=data.get("device_hours"),
+        steps=data.get("steps"), path=path,
+    )
+
+
+def read_record(path: Path) -> RunRecord:
+    """Read one run.json; raise RecordError('<path>: ...') if it is unreadable or malformed."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RecordError(f"{path}: unreadable run record ({err})") from None
+    try:
+        return parse_record(data, Path(path))
+    except RecordError as err:
+        raise RecordError(f"{path}: {err}") from None
+
+
+def read_records(runs_dir: Path) -> tuple[list[RunRecord], list[str]]:
+    """Every readable record under runs_dir (external results excluded), sorted, and the problems found.
+
+    A record whose location disagrees with its content (claim, profile, seed) is a problem too: it
+    could otherwise be counted for the wrong claim.
+    """
+    records: list[RunRecord] = []
+    problems: list[str] = []
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return records, problems
+    for path in sorted(runs_dir.rglob(RECORD_NAME)):
+        if EXTERNAL_DIR in path.relative_to(runs_dir).parts[:1]:
+            continue
+        try:
+            record = read_record(path)
+        except RecordError as err:
+            problems.append(str(err))
+            continue
+        expected = run_dir(runs_dir, record.claim_id, record.profile, record.seed) / RECORD_NAME
+        if path != expected:
+            problems.append(f"{path}: record says {record.claim_id} / {record.profile} / seed {record.seed}, "
+                            f"which belongs in {expected}")
+            continue
+        records.append(record)
+    records.sort(key=lambda r: (r.claim_id, r.profile, r.seed))
+    return records, problems
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON so that readers see the old file or the complete new one, never a torn one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def write_record(directory: Path, data: dict) -> RunRecord:
+    """Validate and atomically write run.json into `directory`; returns the parsed record."""
+    record = parse_record(data, Path(directory) / RECORD_NAME)
+    write_json_atomic(Path(directory) / RECORD_NAME, data)
+    return record

@@ -1,0 +1,189 @@
+"""Running planned specs: one lock per run directory, the trainer called as a library, one record per run.
+
+`run_one` is the unit every launcher uses (in-process, under torchrun through `audit.worker`, in a
+Slurm job through submitit): it takes the directory's lock, re-checks the record (another process
+may have finished the run meanwhile), trains or resumes, and writes run.json atomically. A run that
+diverges or raises ends as a `failed` record with its reason; an interrupt leaves no record, and the
+next attempt resumes from the trainer's checkpoint.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import functools
+import logging
+import os
+import subprocess
+import sys
+import traceback
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+from audit.errors import InputError
+from audit.plan import RunSpec, assess
+from audit.records import FORMAT_VERSION, RunRecord, write_json_atomic, write_record
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = ".lock"
+RESULT_NAME = "result.json"  # what audit.worker leaves for the parent when training ran in other processes
+
+
+class RunLocked(Exception):
+    """Another process holds this run directory."""
+
+
+@contextlib.contextmanager
+def run_lock(directory: Path) -> Iterator[None]:
+    """Exclusive, non-blocking lock on a run directory; released when the process dies, even by SIGKILL."""
+    directory.mkdir(parents=True, exist_ok=True)
+    handle = open(directory / LOCK_NAME, "a")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunLocked(str(directory)) from None
+        yield
+    finally:
+        handle.close()
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> dict:
+    """The git commit of this checkout and whether its tree had uncommitted changes."""
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> Optional[str]:
+        try:
+            out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": None if status is None else bool(status)}
+
+
+def _evaluation(result_eval: Optional[dict], metric: str) -> Optional[dict]:
+    """The trainer's evaluation (fractions) as the record's (percent of the claim's metric, with counts)."""
+    if result_eval is None or metric not in result_eval["metrics"]:
+        return None
+    correct, total = (result_eval.get("counts") or {}).get(metric, (None, None))
+    return {"step": result_eval["step"], "epoch": result_eval.get("epoch"),
+            "value": 100.0 * float(result_eval["metrics"][metric]),
+            "correct": correct, "total": total, "metrics": result_eval["metrics"]}
+
+
+def build_record(spec: RunSpec, result: dict, *, started: str, ended: str) -> dict:
+    """run.json content from a spec and the trainer's RunResult dict."""
+    metric = spec.claim.metric
+    environment = dict(result.get("environment") or {})
+    devices = int(environment.get("world_size") or 1)
+    wall = float(result.get("wall_time_s") or 0.0)
+    final = _evaluation(result.get("final"), metric)
+    status = result["status"]
+    error = result.get("error")
+    if status == "completed" and final is None:
+        status, error = "failed", f"the run ended without an evaluation of {metric!r}"
+    return {
+        "format_version": FORMAT_VERSION,
+        "claim_id": spec.claim.id,
+        "profile": spec.profile,
+        "seed": spec.seed,
+        "status": status,
+        "error": error,
+        "config": spec.config.to_dict(),
+        "config_hash": spec.config.config_hash(),
+        "metric": metric,
+        "code": code_version(),
+        "data": result.get("data") or {},
+        "environment": environment,
+        "started": started,
+        "ended": ended,
+        "wall_time_s": wall,
+        "device_hours": wall * devices / 3600.0,
+        "steps": result.get("steps"),
+        "total_steps": result.get("total_steps"),
+        "evaluations": result.get("evaluations") or [],
+        "final": final,
+        "best": _evaluation(result.get("best"), metric),
+        "selected": spec.claim.protocol.checkpoint,
+    }
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+Trainer = Callable[[RunSpec], dict]
+"""Trains (or resumes) one spec and returns the trainer's RunResult as a dict."""
+
+
+def train_in_process(spec: RunSpec, *, device: str = "cpu", data_cache: Optional[Path] = None,
+                     progress=None) -> dict:
+    """Call the trainer as a library in this process."""
+    from trm.train import train
+
+    return train(spec.config, spec.directory, device, data_cache=data_cache, progress=progress).to_dict()
+
+
+def train_with_torchrun(spec: RunSpec, *, nproc_per_node: int, device: str = "cpu",
+                        data_cache: Optional[Path] = None) -> dict:
+    """Train under torchrun (one process per device); rank 0 leaves result.json for us to read."""
+    import json
+
+    spec_file = spec.directory / "spec.json"
+    write_json_atomic(spec_file, {"config": spec.config.to_dict(), "device": device,
+                                  "data_cache": str(data_cache) if data_cache else None})
+    (spec.directory / RESULT_NAME).unlink(missing_ok=True)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc_per_node}",
+               "-m", "audit.worker", str(spec_file)]
+    completed = subprocess.run(command, cwd=Path.cwd())
+    result_path = spec.directory / RESULT_NAME
+    if completed.returncode != 0 or not result_path.exists():
+        raise RuntimeError(f"torchrun exited with code {completed.returncode} and no result")
+    return json.loads(result_path.read_text())
+
+
+def run_one(spec: RunSpec, trainer: Trainer, *, rerun_stale: bool = False) -> Optional[RunRecord]:
+    """Train one spec unless it is done (or stale) or another process holds it; write its record.
+
+    Returns the new record, or None when nothing was run. Bad input (e.g. unusable data) raises
+    InputError and leaves no record; any other exception becomes a failed record with its reason.
+    """
+    try:
+        with run_lock(spec.directory):
+            state = assess(spec)  # re-checked under the lock: another process may have finished it
+            if state.state == "done" or (state.state == "stale" and not rerun_stale):
+                return None
+            started = _now()
+            try:
+                result = trainer(spec)
+            except (InputError, ValueError) as err:
+                if _is_bad_input(err):
+                    raise InputError(str(err)) from None
+                result = _failure(err)
+            except MemoryError as err:
+                result = _failure(err)
+            except RuntimeError as err:  # e.g. CUDA out of memory, a dead torchrun worker
+                result = _failure(err)
+            return write_record(spec.directory, build_record(spec, result, started=started, ended=_now()))
+    except RunLocked:
+        log.info("%s is being run by another process; skipped", spec.name)
+        return None
+
+
+def _is_bad_input(err: Exception) -> bool:
+    from trm.data.errors import DataError
+    from trm.schema import ConfigError
+
+    return isinstance(err, (InputError, DataError, ConfigError))
+
+
+def _failure(err: BaseException) -> dict:
+    log.error("run failed: %s", "".join(traceback.format_exception_only(type(err), err)).strip())
+    reason = f"{type(err).__name__}: {err}".strip()
+    return {"status": "failed", "error": reason.splitlines()[0][:500], "steps": None, "final": None, "best": None,
+            "environment": {"world_size": int(os.environ.get("WORLD_SIZE", 1))}}
