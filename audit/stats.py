@@ -54,7 +54,7 @@ class SampleStats:
     sd, se and ci are None for n = 1; everything but n is None for n = 0.
     """
 
-    n: int
+    n: Optional[int]  # None only for a published mean whose run count is not stated
     mean: Optional[float]
     sd: Optional[float]
     se: Optional[float]
@@ -274,7 +274,7 @@ def holm_adjust(p_values: Sequence[float]) -> tuple[float, ...]:
     return tuple(adjusted)
 
 
-def decide_verdict(*, comparable: bool, claimed: Optional[float], n: int, d: Optional[float],
+def decide_verdict(*, comparable: bool, claimed: Optional[float], n: Optional[int], d: Optional[float],
                    p_adjusted: Optional[float], tolerance_pp: float, alpha: float = ALPHA,
                    eps: float = EPS) -> Verdict:
     """The verdict rule of design.md: the first clause that matches.
@@ -282,22 +282,25 @@ def decide_verdict(*, comparable: bool, claimed: Optional[float], n: int, d: Opt
     0 not comparable -> NOT_COMPARABLE; (no claimed value -> NO_CLAIM); 1 |d| <= tol + EPS ->
     REPRODUCED; 2 n < 2 -> INCONCLUSIVE; 3 d < -tol and adjusted p_below < alpha ->
     NOT_REPRODUCED; 4 d > +tol and adjusted p_above < alpha -> EXCEEDED; 5 INCONCLUSIVE.
-    `p_adjusted` is the Holm-adjusted directional p (p_below when d < 0, else p_above).
+    `p_adjusted` is the Holm-adjusted directional p (p_below when d < 0, else p_above); None when
+    no test is possible (a published mean whose spread or run count is not stated: n None).
     """
     tol = tolerance_pp
     if not comparable:
         return Verdict(NOT_COMPARABLE, "proxy source: shown, but not judged against the claimed number")
     if claimed is None:
         return Verdict(NO_CLAIM, "the paper gives no number for this setup; used in comparisons only")
-    if n == 0 or d is None:
+    if n == 0 or d is None:  # nothing to compare
         return Verdict(INCONCLUSIVE, "no completed runs")
     if abs(d) <= tol + eps:
         return Verdict(REPRODUCED, f"|d| = {abs(d):.2f} pp is within the tolerance of {tol:g} pp")
+    if n is None:
+        return Verdict(INCONCLUSIVE, f"d = {d:+.2f} pp is outside the tolerance; the number of runs is not stated")
     if n < 2:
         return Verdict(INCONCLUSIVE, f"d = {d:+.2f} pp is outside the tolerance, but one run allows no test")
-    side = "below" if d < 0 else "above"
     if p_adjusted is None:
-        raise ValueError("n >= 2 outside the tolerance needs the adjusted directional p-value")
+        return Verdict(INCONCLUSIVE, f"d = {d:+.2f} pp is outside the tolerance; the spread is not stated")
+    side = "below" if d < 0 else "above"
     if d < -tol and p_adjusted < alpha:
         return Verdict(NOT_REPRODUCED, f"d = {d:+.2f} pp and Holm-adjusted p_below = {p_adjusted:.3g} < {alpha:g}")
     if d > tol and p_adjusted < alpha:

@@ -272,9 +272,12 @@ def test_verdict_p_boundary_from_data():
         assert verdict(n=2, d=t, p_adjusted=test.p_below) == expected
 
 
-def test_verdict_needs_p_when_testable():
-    with pytest.raises(ValueError):
-        verdict(p_adjusted=None)
+def test_verdict_without_a_test_is_inconclusive():
+    """A published mean without a defined spread or run count cannot be tested."""
+    v = decide_verdict(comparable=True, claimed=74.7, n=None, d=-5.01, p_adjusted=None, tolerance_pp=2.0)
+    assert v.label == INCONCLUSIVE and "not stated" in v.reason
+    assert verdict(n=3, p_adjusted=None) == INCONCLUSIVE
+    assert verdict(n=None, d=1.63, p_adjusted=None) == REPRODUCED
 
 
 def test_verdict_reason_states_the_numbers():

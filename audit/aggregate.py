@@ -1,0 +1,311 @@
+"""From run records and external results to `reports/summary.json`: statistics, verdicts, comparisons.
+
+    records + externals --sources.collect_sources--> SourceData per (claim, source)
+        --describe_result: seed statistics, one-sample tests--> one result dict per (claim, source)
+        --judge: Holm across the report, then the verdict rule--> verdicts
+        --comparisons_for: each registry comparison on each source both arms have--> comparison dicts
+        --build_summary--> the summary dict (the report's only input) --write_summary--> JSON
+
+The statistics themselves are in audit.stats and the per-source data in audit.sources; this
+module only arranges them. Percent everywhere; None (JSON null) means undefined.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+from audit import stats
+from audit.errors import InputError
+from audit.sources import (ASSUMED_SEEDS, Published, RunValue, SourceData, as_pair, collect_sources, readings,
+                           sd_under, seed_counts, single_evaluation, source_stats)
+
+SUMMARY_FORMAT_VERSION = 1
+PROPORTION_NOTE = "two single evaluations: measures test-set sampling noise only, not seed-to-seed spread"
+
+
+def _run_dict(run: RunValue) -> dict:
+    wilson = None
+    if run.correct is not None and run.total:
+        wilson = as_pair(stats.wilson_interval(run.correct, run.total))
+    return {"seed": run.seed, "value": run.value, "correct": run.correct, "total": run.total, "wilson95": wilson}
+
+
+def _published_runs(pub: Published) -> list[dict]:
+    """A Wilson-declared summary is one evaluation: show it as one run with its interval."""
+    if pub.pm_kind != "wilson95" or pub.test_size is None:
+        return []
+    correct = pub.mean / 100 * pub.test_size
+    return [{"seed": None, "value": pub.mean, "correct": None, "total": pub.test_size,
+             "wilson95": as_pair(stats.wilson_interval(correct, pub.test_size))}]
+
+
+def describe_result(claim, source: SourceData) -> dict:
+    """The result dict of one (claim, source), before Holm: p_adjusted and verdict are filled later."""
+    s = source_stats(source)
+    d = None if claim.claimed is None or s.mean is None else s.mean - claim.claimed
+    if claim.claimed is None:
+        test = stats.OneSampleTest(None, None, None, None)
+    else:
+        test = stats.one_sample_test(s.mean, s.se, s.n or 0, claim.claimed)
+    pub = source.published
+    return {
+        "source": source.source, "kind": source.kind, "comparable": source.comparable,
+        "deviations": list(source.deviations),
+        "n": s.n, "values": [run.value for run in source.runs], "mean": s.mean, "sd": s.sd, "se": s.se,
+        "ci95": as_pair(s.ci), "d": d, "t": test.t, "df": test.df,
+        "p_below_claim": test.p_below, "p_above_claim": test.p_above, "p_adjusted": None,
+        "verdict": None, "reason": None,
+        "failed": sum(e.status == "failed" for e in source.excluded),
+        "stale": sum(e.status == "stale" for e in source.excluded),
+        "excluded": [{"seed": e.seed, "status": e.status, "reason": e.reason, "value": e.value}
+                     for e in source.excluded],
+        "runs": [_run_dict(run) for run in source.runs] + (_published_runs(pub) if pub else []),
+        "published": None if pub is None else {"mean": pub.mean, "pm": pub.pm, "pm_kind": pub.pm_kind,
+                                               "n_seeds": pub.n_seeds, "test_size": pub.test_size},
+        "readings": readings(pub) if pub else None,
+    }
+
+
+def judge(claims: Sequence, results: Sequence[list[dict]]) -> None:
+    """Holm across every comparable, testable result of the report, then each verdict (in place).
+
+    The family: each comparable result with a claimed value and a defined test contributes one
+    directional p (p_below if d < 0, else p_above), including those clause 1 will call REPRODUCED.
+    """
+    family = []
+    for claim, claim_results in zip(claims, results):
+        for result in claim_results:
+            if result["comparable"] and claim.claimed is not None:
+                test = stats.OneSampleTest(result["t"], result["df"], result["p_below_claim"], result["p_above_claim"])
+                p = stats.directional_p(result["d"], test)
+                if p is not None:
+                    family.append((result, p))
+    for (result, _), adjusted in zip(family, stats.holm_adjust([p for _, p in family])):
+        result["p_adjusted"] = adjusted
+    for claim, claim_results in zip(claims, results):
+        for result in claim_results:
+            verdict = stats.decide_verdict(comparable=result["comparable"], claimed=claim.claimed, n=result["n"],
+                                           d=result["d"], p_adjusted=result["p_adjusted"],
+                                           tolerance_pp=claim.tolerance_pp)
+            result["verdict"], result["reason"] = verdict.label, verdict.reason
+
+
+# --- comparisons -------------------------------------------------------------------------------
+
+def compare(comparison, a: SourceData, b: SourceData) -> dict:
+    """One registry comparison (a > b, one-tailed) on one source present on both arms.
+
+    From raw per-seed values when both arms have them, else from summaries (mean, SD, n); every
+    statistic None where undefined. `proportion_test`: when each arm is one evaluation with counts
+    (test-set noise only). `readings`: when an arm's ± has unknown meaning, the same comparison
+    under each reading of it, side by side (a known arm keeps its own numbers).
+    """
+    sa, sb = source_stats(a), source_stats(b)
+    if a.published is None and b.published is None:
+        test, method = stats.compare_samples([r.value for r in a.runs], [r.value for r in b.runs]), "raw"
+    elif sa.mean is None or sb.mean is None:
+        test, method = stats.TwoSampleTest(None, None, None, None, None, None), None
+    else:
+        test = stats.compare_means(sa.mean, sa.sd, sa.n or 0, sb.mean, sb.sd, sb.n or 0)
+        method = "summary"
+    proxy = not (a.comparable and b.comparable)
+    return {
+        "id": comparison.id, "a": comparison.a, "b": comparison.b, "source": a.source,
+        "comparable": not proxy, "proxy": proxy, "method": method,
+        "n_a": sa.n, "n_b": sb.n, "mean_a": sa.mean, "mean_b": sb.mean,
+        "diff": test.diff, "z": test.z, "p_z": test.p_z, "t": test.t, "df": test.df, "p_welch": test.p_welch,
+        "proportion_test": _proportion_test(a, b),
+        "readings": _comparison_readings(a, b, sa, sb),
+    }
+
+
+def _proportion_test(a: SourceData, b: SourceData) -> Optional[dict]:
+    ca, cb = single_evaluation(a), single_evaluation(b)
+    if ca is None or cb is None:
+        return None
+    test = stats.two_proportion_test(*ca, *cb)
+    return {"diff": test.diff, "z": test.z, "p": test.p, "note": PROPORTION_NOTE}
+
+
+def _comparison_readings(a: SourceData, b: SourceData, sa, sb) -> Optional[list[dict]]:
+    unknown = [s.published is not None and s.published.pm_kind == "unknown" and s.published.pm is not None
+               for s in (a, b)]
+    if not any(unknown):
+        return None
+    stated = [s.published.n_seeds for s, u in zip((a, b), unknown) if u]
+    counts = seed_counts(stated[0] if len(set(stated)) == 1 else None)
+    rows = []
+    for kind in ("sd", "se", "ci95"):
+        for n, assumed in counts:
+            arms = [_arm_under(src, st, u, kind, n) for src, st, u in zip((a, b), (sa, sb), unknown)]
+            test = stats.compare_means(*arms[0], *arms[1])
+            rows.append({"reading": kind, "n": n, "n_assumed": assumed, "diff": test.diff, "z": test.z,
+                         "p_z": test.p_z, "t": test.t, "df": test.df, "p_welch": test.p_welch})
+    rows.append(_wilson_comparison(a, b, unknown))
+    return rows
+
+
+def _arm_under(source: SourceData, s: stats.SampleStats, unknown: bool, kind: str, n: int) -> tuple:
+    """(mean, sd, n) of an arm, reading its ± as `kind` over n runs when its meaning is unknown."""
+    if not unknown:
+        return s.mean, s.sd, s.n or 0
+    return source.published.mean, sd_under(kind, source.published.pm, n), n
+
+
+def _wilson_comparison(a: SourceData, b: SourceData, unknown: list[bool]) -> dict:
+    """Both arms read as one evaluation each at their stated test-set size: two-proportion z-test."""
+    row = {"reading": "wilson95", "n": 1, "n_assumed": True, "diff": None, "z": None, "p_z": None,
+           "t": None, "df": None, "p_welch": None, "note": PROPORTION_NOTE}
+    arms = []
+    for source, u in zip((a, b), unknown):
+        pub = source.published
+        arms.append((pub.mean / 100 * pub.test_size, pub.test_size) if u and pub.test_size
+                    else single_evaluation(source))
+    if None not in arms:
+        test = stats.two_proportion_test(*arms[0], *arms[1])
+        row.update(diff=test.diff, z=test.z, p_z=test.p)
+    return row
+
+
+def comparisons_for(registry, sources: Sequence[SourceData]) -> list[dict]:
+    """Every registry comparison on every source name present on both arms, in registry order."""
+    by_claim: dict[str, dict[str, SourceData]] = {}
+    for source in sources:
+        by_claim.setdefault(source.claim_id, {})[source.source] = source
+    rows = []
+    for comparison in registry.comparisons:
+        arm_a, arm_b = by_claim.get(comparison.a, {}), by_claim.get(comparison.b, {})
+        for name in arm_a:
+            if name in arm_b:
+                rows.append(compare(comparison, arm_a[name], arm_b[name]))
+    return rows
+
+
+# --- the summary -------------------------------------------------------------------------------
+
+def build_summary(registry, records: Iterable, externals: Iterable, problems: Sequence[str] = ()) -> dict:
+    """The contents of reports/summary.json (percent everywhere; null where undefined).
+
+    claims[]: id, statement, benchmark, model, metric, claimed, tolerance_pp, results[]. A result is
+      one (claim, source): source (profile name or external source name), kind ("profile" |
+      "external"), comparable, deviations; n (completed current runs; for a published summary
+      the stated run count or null), values (per seed, same order as runs), mean, sd (ddof 1),
+      se, ci95 ([low, high], Student t, n-1 df), d (mean - claimed), t, df, p_below_claim,
+      p_above_claim (one-sided one-sample t-tests), p_adjusted (Holm across the report, null when
+      not in the family), verdict (stats.VERDICTS) and reason (one line); failed and stale
+      (counts) with excluded[] {seed, status, reason, value}; runs[] {seed, value, correct, total,
+      wilson95 [low, high]} (one per value; a Wilson-declared summary shows as one run with seed
+      null); published {mean, pm, pm_kind, n_seeds, test_size} and readings[] for externals
+      (see `readings`), else null.
+    comparisons[]: id, a, b, source, comparable, proxy (true when either arm is a proxy profile),
+      method ("raw" | "summary" | null), n_a, n_b, mean_a, mean_b, diff (mean_a - mean_b), z, p_z
+      (one-tailed z-test), t, df, p_welch (Welch, one-tailed), proportion_test {diff, z, p, note}
+      or null, readings[] (the comparison under each reading of an unknown ±) or null.
+    externals[]: the imported result sets' provenance. settings: alpha, eps, level, multiplicity,
+    assumed_seeds. problems: records that could not be used (unreadable, unknown claim).
+    """
+    records, externals = list(records), list(externals)
+    sources, collect_problems = collect_sources(registry, records, externals)
+    claims = list(registry.claims)
+    results = [[describe_result(claim, s) for s in sources if s.claim_id == claim.id] for claim in claims]
+    judge(claims, results)
+    return {
+        "format_version": SUMMARY_FORMAT_VERSION,
+        "settings": {"alpha": stats.ALPHA, "eps": stats.EPS, "level": stats.LEVEL,
+                     "multiplicity": "holm over the comparable claim results of this report",
+                     "assumed_seeds": list(ASSUMED_SEEDS)},
+        "claims": [_claim_dict(claim, claim_results) for claim, claim_results in zip(claims, results)],
+        "comparisons": comparisons_for(registry, sources),
+        "externals": [_external_dict(s) for s in sorted(externals, key=lambda s: s.id)],
+        "problems": list(problems) + collect_problems,
+    }
+
+
+def _claim_dict(claim, results: list[dict]) -> dict:
+    return {"id": claim.id, "statement": claim.statement, "benchmark": claim.benchmark, "model": claim.model,
+            "metric": claim.metric, "claimed": claim.claimed, "tolerance_pp": claim.tolerance_pp,
+            "results": results}
+
+
+def _external_dict(result_set) -> dict:
+    src = result_set.source
+    return {"id": result_set.id, "file": result_set.file, "title": src.title, "authors": list(src.authors),
+            "link": src.link, "date": src.date, "venue": src.venue, "verified": src.verified, "note": src.note,
+            "comparable": result_set.comparable, "hardware": result_set.hardware,
+            "deviations": list(result_set.deviations)}
+
+
+def summary_text(summary: dict) -> str:
+    """The exact bytes of summary.json: sorted keys, floats at full precision, no NaN, final newline."""
+    return json.dumps(summary, indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
+def write_summary(summary: dict, path: Path | str) -> Path:
+    """Write summary.json atomically: readers see the old file or the new one (same content, same bytes)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(summary_text(summary))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# --- seed planning -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SeedAdvice:
+    """How many seeds a claim needs: one-sample (against the claimed number) and per arm (two samples)."""
+
+    claim_id: str
+    gap: float  # the difference to detect, pp (default: the claim's tolerance)
+    sd: float  # seed SD assumed, pp
+    sd_from: str  # "stated" or the source it was observed on, e.g. "smoke (n = 3)"
+    n_current: Optional[int]  # completed runs of that source (None for a stated SD)
+    one_sample: stats.SeedPlan
+    two_sample: stats.SeedPlan
+    power_one_sample: Optional[float]  # power of n_current seeds (None when n_current < 2)
+    power_two_sample: Optional[float]
+
+
+def plan_seeds(registry, records: Iterable, externals: Iterable, claim_id: str, *, gap: Optional[float] = None,
+               sd: Optional[float] = None, alpha: float = stats.ALPHA, power: float = 0.8) -> SeedAdvice:
+    """Seeds needed for a one-sided test at `alpha` with `power` to detect `gap` pp at the seed SD.
+
+    The SD is `sd` when given, else the observed SD of the claim's source with the most completed
+    runs (comparable sources first). Raises InputError naming the claim and what is missing.
+    """
+    claim = registry.claim(claim_id)
+    gap = claim.tolerance_pp if gap is None else gap
+    if gap <= 0:
+        raise InputError(f"{claim_id}: gap: expected a positive number of percentage points, got {gap}")
+    sources, _ = collect_sources(registry, records, externals)
+    observed = [(s, source_stats(s)) for s in sources if s.claim_id == claim_id]
+    observed = [(s, st) for s, st in observed if st.sd]
+    observed.sort(key=lambda pair: (not pair[0].comparable, -(pair[1].n or 0)))
+    if sd is not None:
+        if sd <= 0:
+            raise InputError(f"{claim_id}: sd: expected a positive number of percentage points, got {sd}")
+        sd_from, n_current = "stated", None
+    elif observed:
+        source, st = observed[0]
+        sd, sd_from, n_current = st.sd, f"{source.source} (n = {st.n})", st.n
+    else:
+        raise InputError(f"{claim_id}: sd: no source has two or more completed runs with a non-zero SD; "
+                         "state one with --sd")
+    current = n_current if n_current is not None and n_current >= 2 else None
+    return SeedAdvice(
+        claim_id, gap, sd, sd_from, n_current,
+        stats.seeds_needed(gap, sd, arms=1, alpha=alpha, power=power),
+        stats.seeds_needed(gap, sd, arms=2, alpha=alpha, power=power),
+        None if current is None else stats.power_one_sided(current, gap, sd, arms=1, alpha=alpha),
+        None if current is None else stats.power_one_sided(current, gap, sd, arms=2, alpha=alpha),
+    )

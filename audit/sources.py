@@ -1,0 +1,216 @@
+"""Sources of an audit: what is known about each (claim, source) before any verdict.
+
+A source is one of our profiles (`smoke`, `paper`, ...) with its run records, or one external
+result (`alphaxiv-2025`, `alphaxiv-2025 (50k epochs)`) with per-seed values or a published
+summary. `collect_sources` turns records and result sets into `SourceData`: only completed,
+current runs become values; failed runs and stale runs (recorded config hash differs from the
+profile's current config at that seed) are kept aside as `Excluded`, never averaged in.
+`source_stats` gives a source's seed statistics; `readings` spells out every reading of a
+published "±" whose meaning is not stated. Percent everywhere; None means undefined.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Optional, Sequence
+
+from audit import stats
+
+# Run counts under which a "±" of unknown meaning is read as an SD or a CI when the source does not
+# say how many runs it had: they bracket what reproductions usually run; each is labelled assumed.
+ASSUMED_SEEDS = (2, 3, 5)
+
+
+@dataclass(frozen=True)
+class RunValue:
+    """One completed, current run: its selected evaluation in percent, with counts when known."""
+
+    seed: Optional[int]
+    value: float
+    correct: Optional[float] = None
+    total: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class Excluded:
+    """A run kept out of the statistics, and why."""
+
+    seed: int
+    status: str  # "failed" or "stale"
+    reason: str
+    value: Optional[float]  # what a stale run measured (shown, not used)
+
+
+@dataclass(frozen=True)
+class Published:
+    """An external summary: mean ± pm, with what the ± is (`pm_kind`), run count and test-set size."""
+
+    mean: float
+    pm: Optional[float]
+    pm_kind: str
+    n_seeds: Optional[int]
+    test_size: Optional[int]
+    rounding: float  # the largest rounding error of the published ±
+
+
+@dataclass(frozen=True)
+class SourceData:
+    """Everything known about one (claim, source) before any statistics."""
+
+    claim_id: str
+    source: str
+    kind: str  # "profile" or "external"
+    comparable: bool
+    runs: tuple[RunValue, ...] = ()
+    excluded: tuple[Excluded, ...] = ()
+    published: Optional[Published] = None
+    deviations: tuple[str, ...] = ()
+
+
+def collect_sources(registry, records: Iterable, externals: Iterable) -> tuple[list[SourceData], list[str]]:
+    """Group records by (claim, profile) and flatten external results; returns (sources, problems).
+
+    Order: claims in registry order; within a claim its profiles in registry order, then external
+    results by set id and file order. A record of an unknown claim is a problem, not a source.
+    """
+    claims = {claim.id: claim for claim in registry.claims}
+    problems: list[str] = []
+    by_key: dict[tuple[str, str], list] = {}
+    for record in records:
+        if record.claim_id not in claims:
+            problems.append(f"{record.path}: claim {record.claim_id!r} is not in the registry; ignored")
+            continue
+        by_key.setdefault((record.claim_id, record.profile), []).append(record)
+    sources: list[SourceData] = []
+    for claim in registry.claims:
+        names = list(claim.profiles) + sorted({p for c, p in by_key if c == claim.id} - set(claim.profiles))
+        for name in names:
+            if (claim.id, name) in by_key:
+                sources.append(_profile_source(claim, name, by_key[(claim.id, name)]))
+        for result_set in sorted(externals, key=lambda s: s.id):
+            for result in result_set.results:
+                if result.claim == claim.id:
+                    sources.append(_external_source(result_set, result))
+    return sources, problems
+
+
+def _profile_source(claim, name: str, records: Sequence) -> SourceData:
+    profile = claim.profiles.get(name)
+    runs, excluded = [], []
+    for record in sorted(records, key=lambda r: r.seed):
+        chosen = record.chosen
+        if record.status != "completed" or record.value is None:
+            reason = record.error or f"completed without a '{record.selected}' evaluation"
+            excluded.append(Excluded(record.seed, "failed", reason, None))
+        elif profile is None:
+            excluded.append(Excluded(record.seed, "stale", "profile is no longer in the registry", record.value))
+        elif record.config_hash != profile.config.with_seed(record.seed).config_hash():
+            excluded.append(Excluded(record.seed, "stale", "config changed since the run "
+                                     f"(recorded {record.config_hash})", record.value))
+        else:
+            runs.append(RunValue(record.seed, record.value, chosen.correct, chosen.total))
+    comparable = bool(profile.comparable) if profile is not None else False
+    deviations = tuple(profile.deviations) if profile is not None else ()
+    return SourceData(claim.id, name, "profile", comparable, tuple(runs), tuple(excluded), None, deviations)
+
+
+def _external_source(result_set, result) -> SourceData:
+    deviations = tuple(result_set.deviations) + tuple(result.deviations)
+    name = result_set.source_name(result)
+    if result.values is not None:
+        seeds = result.seeds or (None,) * len(result.values)
+        counts = result.counts or ((None, None),) * len(result.values)
+        runs = tuple(RunValue(s, v, c, t) for s, v, (c, t) in zip(seeds, result.values, counts))
+        return SourceData(result.claim, name, "external", result_set.comparable, runs, deviations=deviations)
+    published = Published(result.mean, result.pm, result.pm_kind, result.n_seeds, result.test_size,
+                          result_set.rounding)
+    return SourceData(result.claim, name, "external", result_set.comparable, (), (), published, deviations)
+
+
+# --- statistics of one source ------------------------------------------------------------------
+
+def source_stats(source: SourceData) -> stats.SampleStats:
+    """Seed statistics of a source: from its runs, or from a published summary whose ± is defined.
+
+    A ± of unknown meaning gives the mean only (n as stated, else None); see `readings`.
+    """
+    if source.published is None:
+        return stats.describe_sample([run.value for run in source.runs])
+    pub = source.published
+    n = 1 if pub.pm_kind == "wilson95" else pub.n_seeds
+    if pub.pm is None or pub.pm_kind in ("unknown", "wilson95") or n is None:
+        return stats.SampleStats(n, pub.mean, None, None, None)
+    sd = sd_under(pub.pm_kind, pub.pm, n)
+    return stats.summary_stats(pub.mean, sd, n)
+
+
+def sd_under(kind: str, pm: float, n: int) -> Optional[float]:
+    """The seed SD implied by a ± read as `kind` ("sd", "se" or "ci95") over n runs."""
+    if kind == "sd":
+        return pm if n >= 2 else None
+    if n < 2:
+        return None
+    if kind == "se":
+        return pm * math.sqrt(n)
+    return pm / stats.t_quantile(stats.LEVEL, n) * math.sqrt(n)  # ci95: pm = t * SE
+
+
+def readings(pub: Published) -> Optional[list[dict]]:
+    """Every reading of a ± of unknown meaning, and whether the published numbers fit it.
+
+    sd / se / ci95: the ± read as a seed SD, an SE of the mean, or a Student-t 95% half-width over
+    n runs (the stated n, else each of ASSUMED_SEEDS, flagged n_assumed); a mean and a ± alone
+    cannot confirm or refute these readings (consistent: null). wilson95: the ± read as the Wilson
+    95% half-width of one evaluation at the stated test-set size; consistent when the predicted
+    half-width equals the published one within its rounding; also the test-set sizes N for which
+    it would (test_size_solved: the real root, test_size_range: the integer sizes that round to it).
+    """
+    if pub.pm_kind != "unknown" or pub.pm is None:
+        return None
+    rows = []
+    for kind in ("sd", "se", "ci95"):
+        for n, assumed in seed_counts(pub.n_seeds):
+            sd = sd_under(kind, pub.pm, n)
+            s = stats.summary_stats(pub.mean, sd, n)
+            rows.append({"reading": kind, "n": n, "n_assumed": assumed, "sd": s.sd, "se": s.se,
+                         "ci95": as_pair(s.ci), "consistent": None})
+    rows.append(_wilson_reading(pub))
+    return rows
+
+
+def seed_counts(n_seeds: Optional[int]) -> list[tuple[int, bool]]:
+    if n_seeds is not None:
+        return [(n_seeds, False)] if n_seeds >= 2 else []
+    return [(n, True) for n in ASSUMED_SEEDS]
+
+
+def _wilson_reading(pub: Published) -> dict:
+    row = {"reading": "wilson95", "n": 1, "n_assumed": pub.n_seeds is None, "test_size": pub.test_size,
+           "predicted_pm": None, "consistent": None, "test_size_solved": None, "test_size_range": None}
+    if not 0 < pub.mean < 100 or pub.pm <= 0:
+        return row
+    if pub.test_size is not None:
+        predicted = stats.wilson_half_width(pub.mean, pub.test_size)
+        row["predicted_pm"] = predicted
+        row["consistent"] = abs(predicted - pub.pm) <= pub.rounding + 1e-12
+    row["test_size_solved"] = stats.solve_wilson_total(pub.mean, pub.pm)
+    found = stats.wilson_total_range(pub.mean, pub.pm, pub.rounding)
+    row["test_size_range"] = list(found) if found else None
+    return row
+
+
+def as_pair(ci: Optional[stats.Interval]) -> Optional[list[float]]:
+    """An interval as the summary stores it: [low, high] (its method and level are in the field name)."""
+    return None if ci is None else [ci.low, ci.high]
+
+
+def single_evaluation(source: SourceData) -> Optional[tuple[float, float]]:
+    """(correct, total) when a source is exactly one evaluation with known counts, else None."""
+    if source.published is None:
+        if len(source.runs) == 1 and source.runs[0].correct is not None and source.runs[0].total:
+            return source.runs[0].correct, source.runs[0].total
+        return None
+    pub = source.published
+    if pub.pm_kind == "wilson95" and pub.test_size:
+        return pub.mean / 100 * pub.test_size, pub.test_size
+    return None
