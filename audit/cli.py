@@ -150,5 +150,64 @@ def run(claims_files, claim_ids, profile, seeds, num_seeds, runs_dir, device, np
     execute(planned, options, on_done=on_done, progress_factory=_make_progress)
 
 
+@cli.command("import")
+@click.argument("results_file", type=click.Path(path_type=str))
+@click.option("--claims", "claims_paths", multiple=True, default=("claims",), show_default=True,
+              type=click.Path(path_type=str), help="Claims files or directories the results must refer to.")
+@click.option("--runs-dir", default="runs", type=click.Path(path_type=str), show_default=True)
+@click.option("--replace", "replace_existing", is_flag=True, help="Overwrite a different file of the same name.")
+@translate_errors
+def import_results(results_file, claims_paths, runs_dir, replace_existing):
+    """Validate RESULTS_FILE (results obtained elsewhere, YAML) and copy it into runs/external/."""
+    from pathlib import Path
+
+    from audit.external import import_external, load_external
+    from audit.records import EXTERNAL_DIR
+    from audit.registry import load_registry
+
+    claim_ids = [claim.id for claim in load_registry(claims_paths).claims]
+    target = import_external(results_file, Path(runs_dir) / EXTERNAL_DIR, claim_ids=claim_ids,
+                             replace_existing=replace_existing)
+    result_set = load_external(target, claim_ids)
+    click.echo(f"imported {target} ({result_set.source.title}; comparable: {str(result_set.comparable).lower()})")
+    for result in result_set.results:
+        kind = "per-seed values" if result.values is not None else f"mean ± ({result.pm_kind})"
+        click.echo(f"  {result.claim}: {result_set.source_name(result)}, {kind}")
+
+
+@cli.command("plan-seeds")
+@click.option("--claim", "claim_id", required=True, help="The claim id.")
+@click.option("--gap", type=float, default=None, help="Difference to detect, pp (default: the claim's tolerance).")
+@click.option("--sd", type=float, default=None,
+              help="Seed SD, pp (default: observed on the claim's source with the most runs).")
+@click.option("--claims", "claims_paths", multiple=True, default=("claims",), show_default=True,
+              type=click.Path(path_type=str), help="Claims files or directories.")
+@click.option("--runs-dir", default="runs", type=click.Path(path_type=str), show_default=True)
+@translate_errors
+def plan_seeds_command(claim_id, gap, sd, claims_paths, runs_dir):
+    """Seeds needed to detect a gap with a one-sided test at alpha 0.05 and power 0.8."""
+    from pathlib import Path
+
+    from audit.aggregate import plan_seeds
+    from audit.external import load_externals
+    from audit.records import EXTERNAL_DIR, read_records
+    from audit.registry import load_registry
+
+    registry = load_registry(claims_paths)
+    records, _ = read_records(Path(runs_dir))
+    externals = load_externals(Path(runs_dir) / EXTERNAL_DIR, [claim.id for claim in registry.claims])
+    advice = plan_seeds(registry, records, externals, claim_id, gap=gap, sd=sd)
+    one, two = advice.one_sample, advice.two_sample
+    click.echo(f"{advice.claim_id}: detect {advice.gap:g} pp at seed SD {advice.sd:.3g} pp ({advice.sd_from}); "
+               f"one-sided alpha {one.alpha:g}, power {one.power:g}")
+    click.echo(f"  against the claimed number (one sample): {one.exact_t} seeds "
+               f"(exact, noncentral t; z approximation {one.z_approx})")
+    click.echo(f"  between two setups (two samples): {two.exact_t} seeds per arm "
+               f"(exact, noncentral t; z approximation {two.z_approx})")
+    if advice.power_one_sample is not None:
+        click.echo(f"  power of the current {advice.n_current} seeds: {advice.power_one_sample:.2f} (one sample), "
+                   f"{advice.power_two_sample:.2f} (two samples, {advice.n_current} per arm)")
+
+
 def main():
     cli(prog_name="trm-audit")
