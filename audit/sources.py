@@ -132,14 +132,18 @@ def _external_source(result_set, result) -> SourceData:
 def source_stats(source: SourceData) -> stats.SampleStats:
     """Seed statistics of a source: from its runs, or from a published summary whose ± is defined.
 
-    A ± of unknown meaning gives the mean only (n as stated, else None); see `readings`.
+    A ± of unknown meaning gives the mean only (n as stated, else None); see `readings`. A stated
+    SD or SE without a run count is kept as stated, with nothing derived from it.
     """
     if source.published is None:
         return stats.describe_sample([run.value for run in source.runs])
     pub = source.published
     n = 1 if pub.pm_kind == "wilson95" else pub.n_seeds
-    if pub.pm is None or pub.pm_kind in ("unknown", "wilson95") or n is None:
+    if pub.pm is None or pub.pm_kind in ("unknown", "wilson95"):
         return stats.SampleStats(n, pub.mean, None, None, None)
+    if n is None:
+        return stats.SampleStats(None, pub.mean, pub.pm if pub.pm_kind == "sd" else None,
+                                 pub.pm if pub.pm_kind == "se" else None, None)
     sd = sd_under(pub.pm_kind, pub.pm, n)
     return stats.summary_stats(pub.mean, sd, n)
 

@@ -226,6 +226,7 @@ results:
     assert beta["sd"] == pytest.approx(math.sqrt(3)) and beta["se"] == pytest.approx(1.0)
     (row,) = summary["comparisons"]
     ref = sps.ttest_ind_from_stats(62.0, 2.0, 4, 55.0, math.sqrt(3), 3, equal_var=False, alternative="greater")
+    assert row["t"] == pytest.approx(ref.statistic) and row["df"] == pytest.approx(4.8)  # 2^2 / (1/3 + 1/2)
     assert row["method"] == "summary" and row["comparable"] is True
     assert row["z"] == pytest.approx(7.0 / math.sqrt(2.0)) and row["p_welch"] == pytest.approx(ref.pvalue)
 
@@ -315,3 +316,30 @@ def test_summary_is_byte_stable_and_strict_json(tmp_path, registry, real_summary
     assert data["claims"][0]["results"][0]["values"] == [88.1, 90.3, 91.7]  # full precision
     assert json.loads(summary_text(real_summary)) == real_summary
     assert not list((tmp_path / "reports").glob("*.tmp"))
+
+
+def test_published_summaries_of_every_kind(tmp_path, registry):
+    ext = external_set(tmp_path, "kinds", """
+source: {title: A paper}
+comparable: true
+results:
+  - {claim: toy/alpha, label: ci, mean: 88.0, pm: 4.302652729749464, pm_kind: ci95, n_seeds: 3}
+  - {claim: toy/alpha, label: sd-no-n, mean: 88.0, pm: 2.0, pm_kind: sd}
+  - {claim: toy/alpha, label: wilson, mean: 88.0, pm: 6.4, pm_kind: wilson95, test_size: 100}
+  - {claim: toy/beta, label: wilson, mean: 80.0, pm: 7.8, pm_kind: wilson95, test_size: 100}
+""")
+    summary = build_summary(registry, [], [ext])
+    res = results_of(summary, "toy/alpha")
+    ci = res["kinds (ci)"]  # t_{0.975, 2} * SE = 4.3027 -> SE 1, SD sqrt(3)
+    assert ci["se"] == pytest.approx(1.0) and ci["sd"] == pytest.approx(math.sqrt(3))
+    assert ci["ci95"] == pytest.approx([88.0 - 4.302652729749464, 88.0 + 4.302652729749464])
+    assert ci["p_below_claim"] == pytest.approx(sps.t.cdf(-2.0, 2))
+    no_n = res["kinds (sd-no-n)"]
+    assert (no_n["n"], no_n["sd"], no_n["se"], no_n["p_below_claim"]) == (None, 2.0, None, None)
+    wilson = res["kinds (wilson)"]
+    assert wilson["n"] == 1 and wilson["readings"] is None
+    ref = sps.binomtest(88, 100).proportion_ci(0.95, method="wilson")
+    assert wilson["runs"][0]["wilson95"] == pytest.approx([100 * ref.low, 100 * ref.high])
+    (row,) = [r for r in summary["comparisons"] if r["source"] == "kinds (wilson)"]
+    assert row["proportion_test"]["z"] == pytest.approx(stats.two_proportion_test(88, 100, 80, 100).z)
+    assert row["z"] is None and row["readings"] is None

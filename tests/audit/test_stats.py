@@ -88,6 +88,12 @@ def test_wilson_matches_scipy():
         assert mine.method == "wilson" and mine.level == 0.95
 
 
+def test_wilson_half_width_matches_scipy():
+    for correct, total in [(211, 400), (836, 1000), (294_639, 422_786)]:
+        ci = sps.binomtest(correct, total).proportion_ci(0.95, method="wilson")
+        assert wilson_half_width(100 * correct / total, total) == pytest.approx(50 * (ci.high - ci.low))
+
+
 def test_wilson_by_hand_and_fractional_counts():
     # 1 of 2: p = 0.5, centre 0.5, half = z sqrt(0.125 + z^2/16) / (1 + z^2/2)
     z = 1.959963984540054
