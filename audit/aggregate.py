@@ -80,8 +80,7 @@ def judge(claims: Sequence, results: Sequence[list[dict]]) -> None:
     for claim, claim_results in zip(claims, results):
         for result in claim_results:
             if result["comparable"] and claim.claimed is not None:
-                test = stats.OneSampleTest(result["t"], result["df"], result["p_below_claim"], result["p_above_claim"])
-                p = stats.directional_p(result["d"], test)
+                p = stats.directional_p(result["d"], result["p_below_claim"], result["p_above_claim"])
                 if p is not None:
                     family.append((result, p))
     for (result, _), adjusted in zip(family, stats.holm_adjust([p for _, p in family])):
@@ -132,33 +131,41 @@ def _proportion_test(a: SourceData, b: SourceData) -> Optional[dict]:
 
 
 def _comparison_readings(a: SourceData, b: SourceData, sa, sb) -> Optional[list[dict]]:
+    """The comparison with each unknown ± read as an SD, an SE and a t half-width, then as Wilson.
+
+    An arm whose ± is unknown uses its stated run count, else the row's assumed n (ASSUMED_SEEDS);
+    `n` is None on the rows when every such arm states its count. n_a and n_b are the counts used.
+    """
     unknown = [s.published is not None and s.published.pm_kind == "unknown" and s.published.pm is not None
                for s in (a, b)]
     if not any(unknown):
         return None
-    stated = [s.published.n_seeds for s, u in zip((a, b), unknown) if u]
-    counts = seed_counts(stated[0] if len(set(stated)) == 1 else None)
+    needs_n = any(u and s.published.n_seeds is None for s, u in zip((a, b), unknown))
+    counts = seed_counts(None) if needs_n else [(None, False)]
     rows = []
     for kind in ("sd", "se", "ci95"):
         for n, assumed in counts:
             arms = [_arm_under(src, st, u, kind, n) for src, st, u in zip((a, b), (sa, sb), unknown)]
             test = stats.compare_means(*arms[0], *arms[1])
-            rows.append({"reading": kind, "n": n, "n_assumed": assumed, "diff": test.diff, "z": test.z,
-                         "p_z": test.p_z, "t": test.t, "df": test.df, "p_welch": test.p_welch})
+            rows.append({"reading": kind, "n": n, "n_assumed": assumed, "n_a": arms[0][2], "n_b": arms[1][2],
+                         "diff": test.diff, "z": test.z, "p_z": test.p_z, "t": test.t, "df": test.df,
+                         "p_welch": test.p_welch})
     rows.append(_wilson_comparison(a, b, unknown))
     return rows
 
 
-def _arm_under(source: SourceData, s: stats.SampleStats, unknown: bool, kind: str, n: int) -> tuple:
-    """(mean, sd, n) of an arm, reading its ± as `kind` over n runs when its meaning is unknown."""
+def _arm_under(source: SourceData, s: stats.SampleStats, unknown: bool, kind: str, n: Optional[int]) -> tuple:
+    """(mean, sd, n) of an arm, reading its ± as `kind` when its meaning is unknown (over its stated n, else n)."""
     if not unknown:
         return s.mean, s.sd, s.n or 0
-    return source.published.mean, sd_under(kind, source.published.pm, n), n
+    pub = source.published
+    runs = pub.n_seeds if pub.n_seeds is not None else n
+    return pub.mean, sd_under(kind, pub.pm, runs), runs
 
 
 def _wilson_comparison(a: SourceData, b: SourceData, unknown: list[bool]) -> dict:
     """Both arms read as one evaluation each at their stated test-set size: two-proportion z-test."""
-    row = {"reading": "wilson95", "n": 1, "n_assumed": True, "diff": None, "z": None, "p_z": None,
+    row = {"reading": "wilson95", "n": 1, "n_assumed": True, "n_a": 1, "n_b": 1, "diff": None, "z": None, "p_z": None,
            "t": None, "df": None, "p_welch": None, "note": PROPORTION_NOTE}
     arms = []
     for source, u in zip((a, b), unknown):

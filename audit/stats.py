@@ -248,11 +248,11 @@ def one_sample_test(mean: Optional[float], se: Optional[float], n: int, referenc
     return OneSampleTest(t, n - 1, float(sps.t.cdf(t, n - 1)), float(sps.t.sf(t, n - 1)))
 
 
-def directional_p(d: Optional[float], test: OneSampleTest) -> Optional[float]:
-    """The p-value a result contributes to Holm's family: p_below if d < 0, else p_above."""
-    if d is None or test.p_below is None:
+def directional_p(d: Optional[float], p_below: Optional[float], p_above: Optional[float]) -> Optional[float]:
+    """The p-value a result contributes to Holm's family: p_below if d < 0, else p_above (None if untested)."""
+    if d is None:
         return None
-    return test.p_below if d < 0 else test.p_above
+    return p_below if d < 0 else p_above
 
 
 def holm_adjust(p_values: Sequence[float]) -> tuple[float, ...]:

@@ -343,3 +343,30 @@ results:
     (row,) = [r for r in summary["comparisons"] if r["source"] == "kinds (wilson)"]
     assert row["proportion_test"]["z"] == pytest.approx(stats.two_proportion_test(88, 100, 80, 100).z)
     assert row["z"] is None and row["readings"] is None
+
+
+def test_readings_use_a_stated_run_count(tmp_path, registry):
+    ext = external_set(tmp_path, "mixed", """
+source: {title: A paper}
+comparable: true
+results:
+  - {claim: toy/alpha, mean: 62.0, pm: 2.0, n_seeds: 4}
+  - {claim: toy/beta, mean: 55.0, pm: 1.0}
+""")
+    (row,) = build_summary(registry, [], [ext])["comparisons"]
+    se_rows = [r for r in row["readings"] if r["reading"] == "se"]
+    assert [(r["n"], r["n_a"], r["n_b"]) for r in se_rows] == [(2, 4, 2), (3, 4, 3), (5, 4, 5)]
+    ref = sps.ttest_ind_from_stats(62.0, 2.0 * 2, 4, 55.0, 1.0 * math.sqrt(3), 3, equal_var=False,
+                                   alternative="greater")
+    assert se_rows[1]["p_welch"] == pytest.approx(ref.pvalue)
+    stated = external_set(tmp_path, "stated", """
+source: {title: A paper}
+comparable: true
+results:
+  - {claim: toy/alpha, mean: 62.0, pm: 2.0, n_seeds: 4}
+  - {claim: toy/beta, mean: 55.0, pm: 1.0, n_seeds: 3}
+""")
+    (row,) = build_summary(registry, [], [stated])["comparisons"]
+    assert [(r["reading"], r["n"], r["n_a"], r["n_b"]) for r in row["readings"]] == [
+        ("sd", None, 4, 3), ("se", None, 4, 3), ("ci95", None, 4, 3), ("wilson95", 1, 1, 1)]
+    assert row["readings"][-1]["z"] is None  # no test-set sizes stated

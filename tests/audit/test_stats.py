@@ -180,11 +180,11 @@ def test_one_sample_test_with_zero_spread_follows_the_rule(mean, p_below, p_abov
 
 
 def test_directional_p_picks_the_side_of_d():
-    test = stats.OneSampleTest(-2.0, 3, 0.07, 0.93)
-    assert directional_p(-1.0, test) == 0.07
-    assert directional_p(+1.0, test) == 0.93
-    assert directional_p(0.0, test) == 0.93
-    assert directional_p(None, test) is None
+    assert directional_p(-1.0, 0.07, 0.93) == 0.07
+    assert directional_p(+1.0, 0.07, 0.93) == 0.93
+    assert directional_p(0.0, 0.07, 0.93) == 0.93
+    assert directional_p(None, 0.07, 0.93) is None
+    assert directional_p(-1.0, None, None) is None
 
 
 # --- Holm --------------------------------------------------------------------------------------
