@@ -180,15 +180,15 @@ def _wilson_comparison(a: SourceData, b: SourceData, unknown: list[bool]) -> dic
 
 def comparisons_for(registry, sources: Sequence[SourceData]) -> list[dict]:
     """Every registry comparison on every source name present on both arms, in registry order."""
-    by_claim: dict[str, dict[str, SourceData]] = {}
-    for source in sources:
-        by_claim.setdefault(source.claim_id, {})[source.source] = source
+    by_claim: dict[str, dict[tuple[str, str], SourceData]] = {}
+    for source in sources:  # keyed by kind too: an external set named like a profile is another source
+        by_claim.setdefault(source.claim_id, {})[(source.kind, source.source)] = source
     rows = []
     for comparison in registry.comparisons:
         arm_a, arm_b = by_claim.get(comparison.a, {}), by_claim.get(comparison.b, {})
-        for name in arm_a:
-            if name in arm_b:
-                rows.append(compare(comparison, arm_a[name], arm_b[name]))
+        for key in arm_a:
+            if key in arm_b:
+                rows.append(compare(comparison, arm_a[key], arm_b[key]))
     return rows
 
 

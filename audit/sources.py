@@ -98,17 +98,21 @@ def _profile_source(claim, name: str, records: Sequence) -> SourceData:
     profile = claim.profiles.get(name)
     runs, excluded = [], []
     for record in sorted(records, key=lambda r: r.seed):
-        chosen = record.chosen
-        if record.status != "completed" or record.value is None:
-            reason = record.error or f"completed without a '{record.selected}' evaluation"
+        # the claim's current checkpoint rule picks the evaluation (normally the record's `selected`)
+        chosen = record.best if claim.protocol.checkpoint == "best" else record.final
+        if record.status != "completed" or chosen is None:
+            reason = record.error or f"completed without a '{claim.protocol.checkpoint}' evaluation"
             excluded.append(Excluded(record.seed, "failed", reason, None))
         elif profile is None:
-            excluded.append(Excluded(record.seed, "stale", "profile is no longer in the registry", record.value))
+            excluded.append(Excluded(record.seed, "stale", "profile is no longer in the registry", chosen.value))
+        elif record.metric != claim.metric:
+            excluded.append(Excluded(record.seed, "stale", f"measured {record.metric}, the claim now uses "
+                                     f"{claim.metric}", chosen.value))
         elif record.config_hash != profile.config.with_seed(record.seed).config_hash():
             excluded.append(Excluded(record.seed, "stale", "config changed since the run "
-                                     f"(recorded {record.config_hash})", record.value))
+                                     f"(recorded {record.config_hash})", chosen.value))
         else:
-            runs.append(RunValue(record.seed, record.value, chosen.correct, chosen.total))
+            runs.append(RunValue(record.seed, chosen.value, chosen.correct, chosen.total))
     comparable = bool(profile.comparable) if profile is not None else False
     deviations = tuple(profile.deviations) if profile is not None else ()
     return SourceData(claim.id, name, "profile", comparable, tuple(runs), tuple(excluded), None, deviations)

@@ -49,6 +49,11 @@ def external_set(tmp_path, name, body):
     return load_external(path)
 
 
+def results_of_list(summary, claim_id):
+    (claim,) = [c for c in summary["claims"] if c["id"] == claim_id]
+    return claim["results"]
+
+
 def results_of(summary, claim_id):
     (claim,) = [c for c in summary["claims"] if c["id"] == claim_id]
     return {r["source"]: r for r in claim["results"]}
@@ -370,3 +375,27 @@ results:
     assert [(r["reading"], r["n"], r["n_a"], r["n_b"]) for r in row["readings"]] == [
         ("sd", None, 4, 3), ("se", None, 4, 3), ("ci95", None, 4, 3), ("wilson95", 1, 1, 1)]
     assert row["readings"][-1]["z"] is None  # no test-set sizes stated
+
+
+def test_checkpoint_rule_and_metric_of_the_claim_decide(registry):
+    best_claim = replace(registry.claims[0], protocol=replace(registry.claims[0].protocol, checkpoint="best"))
+    reg = Registry((best_claim,) + registry.claims[1:], registry.comparisons)
+    rec = record(reg, "toy/alpha", "paper", 0, 80.0)
+    rec = replace(rec, best=replace(rec.final, value=85.0, correct=85.0))
+    result = results_of(build_summary(reg, [rec], []), "toy/alpha")["paper"]
+    assert result["values"] == [85.0] and result["runs"][0]["correct"] == 85.0
+    no_best = replace(rec, best=None)
+    result = results_of(build_summary(reg, [no_best], []), "toy/alpha")["paper"]
+    assert (result["n"], result["failed"]) == (0, 1) and "'best'" in result["excluded"][0]["reason"]
+    other_metric = replace(record(registry, "toy/alpha", "paper", 0, 80.0), metric="pass@2")
+    result = results_of(build_summary(registry, [other_metric], []), "toy/alpha")["paper"]
+    assert (result["n"], result["stale"]) == (0, 1) and "pass@2" in result["excluded"][0]["reason"]
+
+
+def test_an_external_named_like_a_profile_is_never_paired_with_it(registry):
+    records = [record(registry, "toy/alpha", "smoke", 0, 60.0), record(registry, "toy/beta", "smoke", 0, 50.0)]
+    ext = replace(external_set_from_values("toy/beta", [40.0, 41.0]), id="smoke")
+    summary = build_summary(registry, records, [ext])
+    assert [r["kind"] for r in results_of_list(summary, "toy/beta")] == ["profile", "external"]
+    (row,) = summary["comparisons"]
+    assert row["mean_b"] == 50.0
