@@ -179,7 +179,7 @@ def import_results(results_file, claims_paths, runs_dir, replace_existing):
 @click.option("--claim", "claim_id", required=True, help="The claim id.")
 @click.option("--gap", type=float, default=None, help="Difference to detect, pp (default: the claim's tolerance).")
 @click.option("--sd", type=float, default=None,
-              help="Seed SD, pp (default: observed on the claim's source with the most runs).")
+              help="Seed SD, pp (default: observed; comparable sources first, then the most runs).")
 @click.option("--claims", "claims_paths", multiple=True, default=("claims",), show_default=True,
               type=click.Path(path_type=str), help="Claims files or directories.")
 @click.option("--runs-dir", default="runs", type=click.Path(path_type=str), show_default=True)

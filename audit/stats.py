@@ -211,11 +211,10 @@ def wilson_total_range(percent: float, half_width: float, rounding: float,
     `rounding` is the largest rounding error of the published figure (0.005 for two decimals):
     N qualifies when |wilson_half_width(percent, N) - half_width| <= rounding. None if no integer does.
     """
-    smallest = math.ceil(solve_wilson_total(percent, half_width + rounding, level) - 1e-9)
     if half_width - rounding <= 0:
-        return None
+        return None  # any N large enough would do: no upper end
+    smallest = max(1, math.ceil(solve_wilson_total(percent, half_width + rounding, level) - 1e-9))
     largest = math.floor(solve_wilson_total(percent, half_width - rounding, level) + 1e-9)
-    smallest = max(smallest, 1)
     # guard the ends against the bisection's last bit
     while smallest <= largest and wilson_half_width(percent, smallest, level) > half_width + rounding + 1e-12:
         smallest += 1
