@@ -1,0 +1,133 @@
+"""`python -m trm`: train one config, evaluate an official checkpoint, or time a training step.
+
+    python -m trm train CONFIG.yaml --run-dir DIR [--device cpu] [--seed S]
+    python -m trm eval-official CHECKPOINT --config CONFIG.yaml [--device cpu]
+    python -m trm bench CONFIG.yaml --seq-len 81 --vocab-size 11 [--batch 64] [--steps 3]
+
+CONFIG is a TrainConfig body (`model:`, `data:`, `train:`, `seed:`). Bad input exits with code 2
+and a one-line message; a training run that fails (diverges) exits with code 1.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+
+class _UsageError(click.ClickException):
+    """Bad input: exit code 2 with a one-line message."""
+
+    exit_code = 2
+
+
+def _load_config(path: str, seed=None):
+    import yaml
+
+    from trm.config import TrainConfig
+    from trm.schema import ConfigError
+
+    try:
+        with open(path) as f:
+            body = yaml.safe_load(f)
+        cfg = TrainConfig.from_dict(body)
+    except ConfigError as err:
+        raise _UsageError(f"{path}: {err}") from None
+    except (OSError, yaml.YAMLError) as err:
+        raise _UsageError(f"{path}: cannot read the config ({err.__class__.__name__}: {err})") from None
+    return cfg if seed is None else cfg.with_seed(seed)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="log progress (INFO) to stderr")
+def main(verbose):
+    """The bundled TRM/HRM trainer."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.argument("config", type=click.Path(exists=True, dir_okay=False))
+@click.option("--run-dir", required=True, type=click.Path(file_okay=False), help="metrics.csv, checkpoint/, result.json")
+@click.option("--device", default="cpu", show_default=True, help="torch device (cuda uses cuda:LOCAL_RANK under torchrun)")
+@click.option("--seed", type=int, default=None, help="override the config's run seed")
+@click.option("--data-cache", type=click.Path(file_okay=False), default=None, help="processed datasets (default RUN_DIR/data)")
+@click.option("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+def train(config, run_dir, device, seed, data_cache, threads):
+    """Train CONFIG into RUN_DIR, resuming from its checkpoint if there is one."""
+    import torch
+
+    from trm.data.errors import DataError
+    from trm.schema import ConfigError
+    from trm.train import ResumeMismatch, train as run_training
+
+    cfg = _load_config(config, seed)
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        result = run_training(cfg, Path(run_dir), device, data_cache=Path(data_cache) if data_cache else None)
+    except (ConfigError, DataError, ResumeMismatch) as err:
+        raise _UsageError(f"{config}: {err}") from None
+    if int(os.environ.get("RANK", "0")) == 0:
+        _write_json(Path(run_dir) / "result.json", result.to_dict())
+        click.echo(f"status {result.status}: {result.steps}/{result.total_steps} steps in {result.wall_time_s:.1f} s")
+        if result.error:
+            click.echo(f"error: {result.error}")
+        for label, ev in (("final", result.final), ("best", result.best)):
+            if ev is not None:
+                click.echo(f"{label} (step {ev.step}, epoch {ev.epoch}): {result.primary_metric} = "
+                           f"{ev.value(result.primary_metric):.4f}  {ev.counts.get(result.primary_metric)}")
+    sys.exit(0 if result.status == "completed" else 1)
+
+
+@main.command("eval-official")
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
+@click.option("--config", "config", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="TrainConfig YAML: its model section must describe the checkpoint, its data section the test set")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--data-cache", type=click.Path(file_okay=False), default="data-cache", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="write the evaluation as JSON here")
+def eval_official(checkpoint, config, device, data_cache, out):
+    """Evaluate a published official CHECKPOINT on the test split, without training."""
+    from trm.evaluate import evaluate_official
+
+    cfg = _load_config(config)
+    result = evaluate_official(cfg, Path(checkpoint), device, data_cache=Path(data_cache))
+    if out:
+        _write_json(Path(out), result.to_dict())
+    for name in sorted(result.metrics):
+        click.echo(f"{name}: {result.metrics[name]:.6f}" + (f"  {result.counts[name]}" if name in result.counts else ""))
+
+
+@main.command()
+@click.argument("config", type=click.Path(exists=True, dir_okay=False))
+@click.option("--seq-len", type=int, required=True, help="grid tokens S (81 Sudoku, 900 Maze/ARC)")
+@click.option("--vocab-size", type=int, required=True)
+@click.option("--batch", type=int, default=64, show_default=True)
+@click.option("--steps", type=int, default=3, show_default=True, help="timed steps (after one untimed)")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--float32", "force_fp32", is_flag=True, help="compute in float32 whatever the config says")
+def bench(config, seq_len, vocab_size, batch, steps, device, force_fp32):
+    """Time training steps (forward, backward, optimisers, EMA; carry persisting) of CONFIG's model."""
+    import torch
+
+    from trm.train import step_throughput
+
+    cfg = _load_config(config)
+    if force_fp32:
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, forward_dtype="float32"))
+    rate = step_throughput(cfg, seq_len=seq_len, vocab_size=vocab_size, batch_size=batch, steps=steps, device=device)
+    click.echo(f"{rate:.3f} samples/s ({batch / rate:.2f} s per step of {batch}; {torch.get_num_threads()} threads)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""Data parallelism the way the official trainer does it: no DDP wrapper, explicit collectives.
+
+Under torchrun (env RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/MASTER_PORT) every process trains on
+its slice of the global batch: per-rank batch = global / world. Parameters and buffers are
+broadcast from rank 0 at start; gradients are all-reduced with SUM because every rank already
+divided its loss by the GLOBAL batch size, so the sum is the global mean; sign-SGD all-gathers the
+puzzle-embedding rows itself (trm.optim). Only rank 0 writes files. Without torchrun everything
+here is a no-op on one process.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Context:
+    """This process's place in the run."""
+
+    rank: int
+    world_size: int
+    device: torch.device
+    owns_group: bool
+    """whether `setup` created the process group (and `teardown` should destroy it)"""
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def setup(device: str = "cpu") -> Context:
+    """Join the process group described by torchrun's environment (or one set up by the caller).
+
+    Backend: gloo for CPU, nccl for CUDA. On CUDA each process uses `cuda:LOCAL_RANK`.
+    """
+    requested = torch.device(device)
+    if dist.is_available() and dist.is_initialized():
+        owns = False
+    elif int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        backend = "nccl" if requested.type == "cuda" else "gloo"
+        dist.init_process_group(backend=backend)
+        owns = True
+    else:
+        return Context(rank=0, world_size=1, device=requested, owns_group=False)
+    if requested.type == "cuda" and requested.index is None:
+        requested = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    if requested.type == "cuda":
+        torch.cuda.set_device(requested)
+    return Context(rank=dist.get_rank(), world_size=dist.get_world_size(), device=requested, owns_group=owns)
+
+
+def teardown(ctx: Context) -> None:
+    if ctx.owns_group and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def active() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+@torch.no_grad()
+def broadcast_module(model: nn.Module) -> None:
+    """Make every rank's parameters and buffers equal to rank 0's."""
+    if not active():
+        return
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        dist.broadcast(tensor.data, src=0)
+
+
+@torch.no_grad()
+def all_reduce_gradients(model: nn.Module) -> None:
+    """Sum every parameter's gradient over the ranks (the loss was divided by the global batch)."""
+    if not active():
+        return
+    for p in model.parameters():
+        if p.grad is not None:
+            dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+
+
+def sum_over_ranks(tensor: torch.Tensor) -> torch.Tensor:
+    """The element-wise sum of `tensor` over the ranks (in place; returned for convenience)."""
+    if active():
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor
+
+
+def gather_rows(tensor: torch.Tensor) -> torch.Tensor:
+    """Every rank's same-shaped `tensor` concatenated along dim 0, in rank order."""
+    if not active():
+        return tensor
+    parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, tensor.contiguous())
+    return torch.cat(parts)
+
+
+def gather_objects(obj) -> list:
+    """Every rank's picklable `obj`, in rank order (tensors should be on the CPU)."""
+    if not active():
+        return [obj]
+    out = [None] * dist.get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def barrier() -> None:
+    if active():
+        dist.barrier()
