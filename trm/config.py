@@ -55,12 +55,19 @@ class ModelConfig:
             raise ConfigError("h_layers", f"TRM has one network (l_layers); expected 0, got {self.h_layers}")
         if self.arch == "hrm" and self.mixer == "mlp":
             raise ConfigError("mixer", "HRM has no token-mixing MLP variant; expected 'attention', got 'mlp'")
+        if self.arch == "hrm" and not self.act_continue:
+            raise ConfigError("act_continue", "HRM always trains its Q-continue head (official HRM); expected true, got false")
+        if self.arch == "hrm" and self.puzzle_emb_len not in (0, math.ceil(self.puzzle_emb_ndim / self.hidden_size)):
+            raise ConfigError("puzzle_emb_len", "HRM's prefix is ceil(puzzle_emb_ndim / hidden_size) tokens; expected 0 "
+                              f"(derived) or {math.ceil(self.puzzle_emb_ndim / self.hidden_size)}, got {self.puzzle_emb_len}")
         if self.mixer == "attention" and self.pos_encodings == "none":
             raise ConfigError("pos_encodings", "attention without positions cannot tell cells apart; got 'none'")
 
     @property
     def prefix_len(self) -> int:
         """K, the number of puzzle-embedding prefix positions in front of the grid tokens."""
+        if self.puzzle_emb_ndim == 0:
+            return 0  # no puzzle embedding, no prefix positions
         if self.puzzle_emb_len:
             return self.puzzle_emb_len
         return math.ceil(self.puzzle_emb_ndim / self.hidden_size)
