@@ -30,6 +30,13 @@ def translate_errors(command):
         except ConfigError as err:
             click.echo(f"Error: {err}", err=True)
             sys.exit(2)
+        except ValueError as err:
+            from trm.data.errors import DataError
+
+            if not isinstance(err, DataError):
+                raise
+            click.echo(f"Error: {err}", err=True)
+            sys.exit(2)
 
     return wrapper
 
@@ -207,6 +214,58 @@ def plan_seeds_command(claim_id, gap, sd, claims_paths, runs_dir):
     if advice.power_one_sample is not None:
         click.echo(f"  power of the current {advice.n_current} seeds: {advice.power_one_sample:.2f} (one sample), "
                    f"{advice.power_two_sample:.2f} (two samples, {advice.n_current} per arm)")
+
+
+@cli.group()
+def data():
+    """Build and inspect the benchmarks' processed datasets."""
+
+
+@data.command("build")
+@click.argument("benchmark", type=click.Choice(["sudoku-extreme", "maze-hard", "arc-agi-1", "arc-agi-2"]))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=str), help="New processed directory.")
+@click.option("--source", "source", default=None, type=click.Path(exists=True, file_okay=False, path_type=str),
+              help="Real data: hub CSV dir (train.csv, test.csv) or Kaggle ARC dir. Default: the offline stand-in.")
+@click.option("--size", type=click.IntRange(min=1), default=None, help="Original training items (groups).")
+@click.option("--test-size", type=click.IntRange(min=1), default=None, help="Test items (default: all; stand-ins: --size).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--grid-size", type=click.IntRange(min=1), default=None, help="Sudoku 4/6/8/9, maze side, ARC canvas.")
+@click.option("--num-aug", type=click.IntRange(min=0), default=None, help="Augmented versions per item (Sudoku, ARC).")
+@click.option("--difficulty", type=click.IntRange(min=0), default=None,
+              help="Stand-ins: Sudoku givens, or minimum maze path length in moves.")
+@click.option("--dihedral-aug/--no-dihedral-aug", default=None, help="Maze: the 8 dihedral versions (official --aug).")
+@translate_errors
+def data_build(benchmark, out_dir, source, size, test_size, seed, grid_size, num_aug, difficulty, dihedral_aug):
+    """Build BENCHMARK's processed directory (paper settings unless overridden)."""
+    from pathlib import Path
+
+    from trm.data.benchmarks import benchmark_config
+    from trm.data.prepare import build_dataset
+    from trm.data.summary import describe_dataset
+
+    cfg = benchmark_config(benchmark, source=Path(source) if source else None, seed=seed, train_size=size,
+                           test_size=test_size, grid_size=grid_size, num_aug=num_aug, difficulty=difficulty,
+                           dihedral_aug=dihedral_aug)
+    root = build_dataset(cfg, Path(out_dir))
+    lines = describe_dataset(root, example=False)
+    for line in lines:
+        if not line.startswith("deviation:"):
+            click.echo(line)
+    deviations = sum(line.startswith("deviation:") for line in lines)
+    click.echo(f"{deviations} deviations from the paper's data recorded in build.json (trm-audit data show {root})")
+
+
+@data.command("show")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=str))
+@translate_errors
+def data_show(directory):
+    """Sizes, vocabulary, content hash and an example grid of a processed DIRECTORY."""
+    from pathlib import Path
+
+    from trm.data.summary import describe_dataset
+
+    for line in describe_dataset(Path(directory)):
+        click.echo(line)
 
 
 def main():
