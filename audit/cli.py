@@ -268,5 +268,32 @@ def data_show(directory):
         click.echo(line)
 
 
+@cli.command()
+@click.option("--runs-dir", default="runs", type=click.Path(path_type=str), show_default=True,
+              help="Run records, and external results under runs/external/.")
+@click.option("--claims", "claims_paths", multiple=True, default=("claims",), show_default=True,
+              type=click.Path(path_type=str), help="Claims files or directories.")
+@click.option("--out", "out_dir", default="reports", type=click.Path(path_type=str), show_default=True)
+@click.option("--check", is_flag=True, help="Regenerate into a temporary directory; exit 1 if --out differs.")
+@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True,
+              help="html also writes report.html (self-contained, images inlined).")
+@translate_errors
+def report(runs_dir, claims_paths, out_dir, check, fmt):
+    """Write report.md, summary.json and plots/*.png from the runs; --check: fail if the committed ones are stale."""
+    from audit.errors import CheckFailed
+    from audit.report import check_report, generate_report
+
+    if check:
+        difference = check_report(runs_dir, claims_paths, out_dir)
+        if difference:
+            raise CheckFailed(f"report is stale: {difference} (run: trm-audit report)")
+        click.echo(f"{out_dir}: up to date (report.md, summary.json and every plot byte-identical)")
+        return
+    files = generate_report(runs_dir, claims_paths, out_dir, html=fmt == "html")
+    plots = sum(name.endswith(".png") for name in files)
+    click.echo(f"wrote {out_dir}/: " + ", ".join(n for n in sorted(files) if not n.endswith(".png"))
+               + f" and {plots} plots")
+
+
 def main():
     cli(prog_name="trm-audit")

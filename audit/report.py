@@ -1,0 +1,432 @@
+"""The audit report: `reports/report.md`, `summary.json` and `plots/*.png` from runs, claims and externals.
+
+    claims/*.yaml + runs/ + runs/external/*.yaml
+        --load_inputs--> registry, run records, external result sets
+        --build_summary (audit.aggregate)--> the summary (every statistic and verdict)
+        --build_context + figures--> template context, PNGs
+        --render (audit.render)--> report.md (and report.html)
+
+Nothing here computes a statistic: means, SDs, intervals, p-values, verdicts and which runs are
+stale all come from the summary. This module adds the bookkeeping the summary does not hold (each
+run's cost, the training curves of each run's metrics.csv, each profile's config diff against the
+claim's `paper` profile) and keeps every iteration in a fixed order, so that the same inputs give
+byte-identical report.md and summary.json. `check_report` regenerates into a temporary directory
+and names the first difference from the committed report.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence
+
+from audit.plots import ClaimEstimates, RunCurve, SourceCurves, SourceEstimate
+
+PAPER_PROFILE = "paper"
+TRAIN_ACCURACY = ("exact_accuracy", "accuracy")  # train-split series drawn beside the test metric, first found
+TRAIN_LOSS = ("lm_loss", "loss")  # training-loss series, first found
+MAX_CURVE_SEEDS = 10  # runs drawn per (claim, profile), lowest seeds first: bounds the report's time
+MAX_POINTS = 1000  # points per drawn line
+REPORT_MD, REPORT_HTML, SUMMARY_JSON, PLOTS_DIR = "report.md", "report.html", "summary.json", "plots"
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a report is made from, loaded and validated."""
+
+    registry: Any  # audit.registry.Registry
+    records: tuple  # audit.records.RunRecord, sorted by (claim, profile, seed)
+    problems: tuple[str, ...]  # records that could not be read
+    externals: tuple  # audit.external.ExternalResultSet, sorted by id
+
+
+def load_inputs(runs_dir: Path | str, claims: Sequence[Path | str]) -> Inputs:
+    """Registry from `claims` (files or directories), records under `runs_dir`, and `runs_dir/external/*.yaml`."""
+    from audit.external import load_externals
+    from audit.records import EXTERNAL_DIR, read_records
+    from audit.registry import load_registry
+
+    registry = load_registry(claims)
+    records, problems = read_records(Path(runs_dir))
+    externals = load_externals(Path(runs_dir) / EXTERNAL_DIR, [c.id for c in registry.claims])
+    return Inputs(registry, tuple(records), tuple(problems), tuple(externals))
+
+
+def claim_label(claim) -> str:
+    return f"{claim.benchmark} · {claim.model}"
+
+
+def file_stem(text: str) -> str:
+    """A claim id or benchmark as a file name: 'arc-agi-1/trm-att' -> 'arc-agi-1--trm-att'."""
+    return re.sub(r"[^a-z0-9_.+-]+", "-", text.lower().replace("/", "--"))
+
+
+def run_status(summary: Mapping) -> dict[tuple[str, str, int], str]:
+    """(claim, source, seed) -> 'failed' | 'stale' for every run the summary kept out of its statistics."""
+    out = {}
+    for entry in summary["claims"]:
+        for result in entry["results"]:
+            for excluded in result.get("excluded") or ():
+                out[(entry["id"], result["source"], excluded["seed"])] = excluded["status"]
+    return out
+
+
+def run_wilson(summary: Mapping) -> dict[tuple[str, str, int], list]:
+    """(claim, source, seed) -> the Wilson 95% interval of each counted run's selected evaluation."""
+    return {(entry["id"], result["source"], run["seed"]): run["wilson95"]
+            for entry in summary["claims"] for result in entry["results"]
+            for run in result.get("runs") or () if run.get("seed") is not None}
+
+
+# ---- figures ----
+
+def ordered_claims(summary: Mapping) -> list[dict]:
+    """The summary's claim entries by benchmark, then id: the order of every table and figure."""
+    return sorted(summary["claims"], key=lambda entry: (entry["benchmark"], entry["id"]))
+
+
+def claim_estimates(summary: Mapping, registry) -> list[ClaimEstimates]:
+    """Per claim, each source's mean, SD, CI and per-seed values for `plot_claims`."""
+    out = []
+    for entry in ordered_claims(summary):
+        sources = tuple(
+            SourceEstimate(
+                source=result["source"], comparable=bool(result["comparable"]), mean=result["mean"],
+                sd=result["sd"], ci95=tuple(result["ci95"]) if result["ci95"] is not None else None,
+                values=tuple(result["values"]), published_pm=_unstated_pm(result))
+            for result in entry["results"])
+        out.append(ClaimEstimates(entry["id"], claim_label(registry.claim(entry["id"])), entry["claimed"],
+                                  entry["tolerance_pp"], sources))
+    return out
+
+
+def _unstated_pm(result: Mapping) -> Optional[float]:
+    """A published ± whose meaning the source does not state (drawn dashed), else None."""
+    published = result.get("published")
+    if published and published.get("pm") is not None and published.get("pm_kind") == "unknown":
+        return float(published["pm"])
+    return None
+
+
+def read_curves(run_dir: Path, metric: str) -> tuple[dict, dict, dict]:
+    """(train accuracy, test metric, train loss) of one run's metrics.csv, each {'steps', 'values'}.
+
+    metrics.csv has columns step,split,metric,value, one row per metric per step. Accuracies there
+    are fractions; they come back in percent like every number of the report. Long series keep
+    every k-th point (and the last) so a figure draws at most MAX_POINTS per line. A missing file
+    gives empty series (a run can fail before writing one).
+    """
+    path = Path(run_dir) / "metrics.csv"
+    if not path.is_file():
+        return {}, {}, {}
+    rows: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    wanted = {("test", metric)} | {("train", m) for m in TRAIN_ACCURACY + TRAIN_LOSS}
+    with path.open() as handle:
+        next(handle, None)  # header
+        for line in handle:  # a plain split: csv.DictReader is 5x slower on these files
+            step, split, name, value = line.rstrip("\n").split(",")
+            if (split, name) in wanted:
+                number = float(value)
+                if math.isfinite(number):
+                    rows.setdefault((split, name), []).append((int(step), number))
+    train_name = next((m for m in TRAIN_ACCURACY if ("train", m) in rows), None)
+    loss_name = next((m for m in TRAIN_LOSS if ("train", m) in rows), None)
+    return (_series(rows.get(("train", train_name), []), 100.0), _series(rows.get(("test", metric), []), 100.0),
+            _series(rows.get(("train", loss_name), []), 1.0))
+
+
+def _series(points: list[tuple[int, float]], scale: float) -> dict:
+    points = sorted(points)
+    stride = max(1, math.ceil(len(points) / MAX_POINTS))
+    kept = points[::stride] + ([points[-1]] if points and (len(points) - 1) % stride else [])
+    return {"steps": tuple(p[0] for p in kept), "values": tuple(scale * p[1] for p in kept)}
+
+
+def _pair(series: Mapping) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    return series.get("steps", ()), series.get("values", ())
+
+
+def claim_curves(registry, records: Sequence, status: Mapping) -> dict[str, list[SourceCurves]]:
+    """Claim id -> one SourceCurves per profile, from the metrics.csv of its current runs (failed ones
+    included, stale ones left out), at most MAX_CURVE_SEEDS runs each, lowest seeds first."""
+    known = {claim.id: claim for claim in registry.claims}
+    grouped: dict[tuple[str, str], list[RunCurve]] = {}
+    for record in sorted(records, key=lambda r: (r.claim_id, r.profile, r.seed)):
+        claim = known.get(record.claim_id)
+        if claim is None or record.profile not in claim.profiles:
+            continue
+        if status.get((record.claim_id, record.profile, record.seed)) == "stale":
+            continue
+        if len(grouped.get((record.claim_id, record.profile), ())) >= MAX_CURVE_SEEDS:
+            continue
+        train, test, loss = read_curves(Path(record.path).parent, claim.metric)
+        final = record.final.step if record.final else None
+        best = record.best.step if record.best else None
+        selected = best if record.selected == "best" else final
+        grouped.setdefault((record.claim_id, record.profile), []).append(
+            RunCurve(record.seed, _pair(train), _pair(test), _pair(loss), selected, final, best))
+    out: dict[str, list[SourceCurves]] = {}
+    for (claim_id, profile), runs in sorted(grouped.items()):
+        comparable = known[claim_id].profiles[profile].comparable
+        out.setdefault(claim_id, []).append(SourceCurves(profile, comparable, tuple(runs)))
+    return out
+
+
+# ---- the template's context ----
+
+def build_context(inputs: Inputs, summary: Mapping, figures: Mapping) -> dict:
+    """Everything report.md.j2 prints, as plain data (numbers stay numbers; the template formats them).
+
+    `figures`: 'claims' -> relative path, 'benchmarks' -> [(benchmark, path)], 'curves' -> {claim: path}.
+    """
+    registry = inputs.registry
+    status, wilson = run_status(summary), run_wilson(summary)
+    claims = {claim.id: claim for claim in registry.claims}
+    return {
+        "papers": sorted({(c.source.paper, c.source.arxiv or "") for c in registry.claims}),
+        "claims": [dict(entry, label=claim_label(claims[entry["id"]]), protocol=claims[entry["id"]].protocol)
+                   for entry in ordered_claims(summary)],
+        "comparisons": comparison_rows(summary, registry),
+        "untested": [c for c in registry.comparisons if c.id not in {k["id"] for k in summary["comparisons"]}],
+        "figures": figures,
+        "runs": [run_row(record, status, wilson) for record in inputs.records],
+        "cost": cost_rows(registry, inputs.records),
+        "deviations": deviation_rows(registry, summary),
+        "externals": external_rows(inputs.externals, summary),
+        "registry_notes": registry_notes(registry),
+        "settings": summary["settings"],
+        "problems": list(summary.get("problems") or ()),
+        "counts": {"claims": len(registry.claims), "comparisons": len(registry.comparisons),
+                   "records": len(inputs.records), "externals": len(inputs.externals)},
+    }
+
+
+def comparison_rows(summary: Mapping, registry) -> list[dict]:
+    statements = {c.id: c.statement for c in registry.comparisons}
+    return [dict(row, statement=statements.get(row["id"], "")) for row in summary["comparisons"]]
+
+
+def run_row(record, status: Mapping, wilson: Mapping) -> dict:
+    """One run for the per-run tables: status (completed, failed or stale), evaluations and cost."""
+    env = record.environment or {}
+    key = (record.claim_id, record.profile, record.seed)
+    return {
+        "claim": record.claim_id, "profile": record.profile, "seed": record.seed,
+        "status": status.get(key, record.status), "final": record.final, "best": record.best,
+        "selected": record.selected, "wilson95": wilson.get(key), "steps": record.steps,
+        "device": env.get("device"), "world_size": env.get("world_size"),
+        "wall_time_h": None if record.wall_time_s is None else record.wall_time_s / 3600,
+        "device_hours": record.device_hours, "error": record.error,
+    }
+
+
+def cost_rows(registry, records: Sequence) -> list[dict]:
+    """Per claim and profile: the stated hardware and time, and the runs' devices, wall time and device-hours.
+
+    Sums run over every record (completed, failed or stale): all of them cost the time.
+    """
+    groups: dict[tuple[str, str], list] = {}
+    for record in records:
+        groups.setdefault((record.claim_id, record.profile), []).append(record)
+    rows = []
+    for claim in sorted(registry.claims, key=lambda c: c.id):
+        for name in sorted(set(claim.profiles) | {p for c, p in groups if c == claim.id}):
+            profile = claim.profiles.get(name)
+            members = groups.get((claim.id, name), [])
+            envs = [r.environment or {} for r in members]
+            rows.append({
+                "claim": claim.id, "profile": name,
+                "stated": "; ".join(x for x in (profile.hardware, profile.time, profile.estimate) if x) if profile else "",
+                "runs": len(members),
+                "devices": sorted({f"{e.get('world_size') or 1}x {e.get('device') or 'unknown'}" for e in envs}),
+                "wall_time_h": sum(r.wall_time_s or 0.0 for r in members) / 3600 if members else None,
+                "device_hours": sum(r.device_hours or 0.0 for r in members) if members else None,
+            })
+    return rows
+
+
+def flatten(config: Mapping, prefix: str = "") -> dict[str, Any]:
+    """{'train': {'lr': 1e-4}} -> {'train.lr': 1e-4}, keys sorted."""
+    out = {}
+    for key in sorted(config):
+        value = config[key]
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def config_diff(paper: Mapping, other: Mapping) -> list[tuple[str, Any, Any]]:
+    """(key, paper value, other value) for each key whose values differ, sorted; the seed is not a deviation."""
+    a, b = flatten(paper), flatten(other)
+    keys = sorted((set(a) | set(b)) - {"seed"})
+    return [(key, a.get(key), b.get(key)) for key in keys if a.get(key) != b.get(key)]
+
+
+def deviation_rows(registry, summary: Mapping) -> list[dict]:
+    """Per claim: each profile's computed diff against `paper` and its declared deviations, then each
+    external source's stated deviations (from the summary)."""
+    external = {}
+    for entry in summary["claims"]:
+        for result in entry["results"]:
+            if result.get("kind") == "external":
+                external.setdefault(entry["id"], []).append(result)
+    rows = []
+    for claim in sorted(registry.claims, key=lambda c: c.id):
+        paper = claim.profiles.get(PAPER_PROFILE)
+        profiles = []
+        for name in sorted(claim.profiles, key=lambda n: (n != PAPER_PROFILE, n)):
+            profile = claim.profiles[name]
+            diff = None if paper is None else config_diff(paper.config.to_dict(), profile.config.to_dict())
+            profiles.append({"name": name, "comparable": profile.comparable, "computed": diff,
+                             "declared": list(profile.deviations)})
+        externals = [{"name": r["source"], "comparable": r["comparable"], "declared": list(r.get("deviations") or ())}
+                     for r in external.get(claim.id, [])]
+        rows.append({"claim": claim.id, "has_paper": paper is not None, "profiles": profiles, "externals": externals})
+    return rows
+
+
+def external_rows(externals: Sequence, summary: Mapping) -> list[dict]:
+    """Each external result set: its provenance (summary 'externals') and its results with their readings."""
+    results = {}
+    for entry in summary["claims"]:
+        for result in entry["results"]:
+            if result.get("kind") == "external":
+                results[(entry["id"], result["source"])] = dict(result, claim=entry["id"], claimed=entry["claimed"])
+    provenance = {p["id"]: p for p in summary.get("externals") or ()}
+    rows = []
+    for result_set in externals:
+        keys = [(r.claim, result_set.source_name(r)) for r in result_set.results]
+        rows.append({"set": provenance.get(result_set.id, {"id": result_set.id}),
+                     "results": [results[key] for key in keys if key in results],
+                     "notes": [(result_set.source_name(r), r.claim, r.note) for r in result_set.results if r.note]})
+    return rows
+
+
+def registry_notes(registry) -> list[dict]:
+    """Claims with other published values (sources disagree) or notes for the reader."""
+    return [{"claim": c.id, "claimed": c.claimed, "table": c.source.table,
+             "other_values": [(o.value, o.where) for o in c.other_values], "notes": c.notes}
+            for c in sorted(registry.claims, key=lambda c: c.id) if c.other_values or c.notes]
+
+
+# ---- assembling and writing ----
+
+def draw_figures(inputs: Inputs, summary: Mapping) -> tuple[dict[str, bytes], dict]:
+    """Every figure as PNG bytes keyed by relative path, and the index the template needs."""
+    from audit.plots import plot_claims, plot_curves, source_colors
+
+    estimates = claim_estimates(summary, inputs.registry)
+    colors = source_colors([s.source for c in estimates for s in c.sources] +
+                           [name for c in inputs.registry.claims for name in c.profiles])
+    files: dict[str, bytes] = {}
+    index: dict[str, Any] = {"claims": None, "benchmarks": [], "curves": {}}
+    if estimates:
+        index["claims"] = f"{PLOTS_DIR}/claims.png"
+        files[index["claims"]] = plot_claims(estimates, "Claimed vs achieved: all claims", colors)
+    benchmarks = sorted({c.benchmark for c in inputs.registry.claims})
+    for benchmark in benchmarks:
+        subset = [e for e in estimates if inputs.registry.claim(e.claim_id).benchmark == benchmark]
+        path = f"{PLOTS_DIR}/claims-{file_stem(benchmark)}.png"
+        files[path] = plot_claims(subset, f"Claimed vs achieved: {benchmark}", colors)
+        index["benchmarks"].append((benchmark, path))
+    curves = claim_curves(inputs.registry, inputs.records, run_status(summary))
+    for claim_id, sources in sorted(curves.items()):
+        claim = inputs.registry.claim(claim_id)
+        path = f"{PLOTS_DIR}/curves-{file_stem(claim_id)}.png"
+        files[path] = plot_curves(f"{claim_id} ({claim_label(claim)}): training curves", claim.metric, sources, colors)
+        index["curves"][claim_id] = path
+    return files, index
+
+
+def build_report(inputs: Inputs, *, html: bool = False) -> dict[str, bytes]:
+    """Every file of the report, keyed by path relative to the report directory."""
+    from audit.aggregate import build_summary, summary_text
+    from audit.render import markdown_to_html, render_markdown
+
+    summary = build_summary(inputs.registry, inputs.records, inputs.externals, inputs.problems)
+    figures, index = draw_figures(inputs, summary)
+    markdown = render_markdown(build_context(inputs, summary, index))
+    files = {REPORT_MD: markdown.encode("utf-8"), SUMMARY_JSON: summary_text(summary).encode("utf-8"), **figures}
+    if html:
+        files[REPORT_HTML] = markdown_to_html(markdown, figures, title="trm-audit report").encode("utf-8")
+    return files
+
+
+def write_report(files: Mapping[str, bytes], out_dir: Path | str) -> None:
+    """Write the files under out_dir, and remove plots of an earlier report that this one no longer has."""
+    out = Path(out_dir)
+    (out / PLOTS_DIR).mkdir(parents=True, exist_ok=True)
+    for old in sorted((out / PLOTS_DIR).glob("*.png")):
+        if f"{PLOTS_DIR}/{old.name}" not in files:
+            old.unlink()
+    for name in sorted(files):
+        target = out / name
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_bytes(files[name])
+        tmp.replace(target)
+
+
+def generate_report(runs_dir: Path | str, claims: Sequence[Path | str], out_dir: Path | str, *,
+                    html: bool = False) -> dict[str, bytes]:
+    """Load, build and write the report; returns its files (relative path -> bytes)."""
+    files = build_report(load_inputs(runs_dir, claims), html=html)
+    write_report(files, out_dir)
+    return files
+
+
+def check_report(runs_dir: Path | str, claims: Sequence[Path | str], out_dir: Path | str) -> Optional[str]:
+    """Regenerate into a temporary directory and compare with `out_dir`: None when identical, else the
+    first difference in one line.
+
+    Compared, in order: report.md, summary.json, the set of plots/*.png, each PNG's bytes (the figures
+    are byte-deterministic on the same matplotlib and FreeType versions), and report.html when the
+    committed report has one.
+    """
+    out = Path(out_dir)
+    html = (out / REPORT_HTML).is_file()
+    with tempfile.TemporaryDirectory(prefix="trm-audit-report-") as tmp:
+        generate_report(runs_dir, claims, tmp, html=html)
+        return first_difference(out, Path(tmp))
+
+
+def first_difference(committed: Path, fresh: Path) -> Optional[str]:
+    """The first way `committed` differs from the freshly generated `fresh`, or None."""
+    for name in (REPORT_MD, SUMMARY_JSON):
+        problem = _text_difference(committed / name, fresh / name)
+        if problem:
+            return problem
+    old = sorted(p.name for p in (committed / PLOTS_DIR).glob("*.png")) if (committed / PLOTS_DIR).is_dir() else []
+    new = sorted(p.name for p in (fresh / PLOTS_DIR).glob("*.png"))
+    if old != new:
+        missing, extra = sorted(set(new) - set(old)), sorted(set(old) - set(new))
+        if missing:
+            return f"{committed / PLOTS_DIR / missing[0]}: missing (the fresh report has this plot)"
+        return f"{committed / PLOTS_DIR / extra[0]}: not produced by a fresh report (stale plot)"
+    for name in new:
+        if (committed / PLOTS_DIR / name).read_bytes() != (fresh / PLOTS_DIR / name).read_bytes():
+            return f"{committed / PLOTS_DIR / name}: image differs from a fresh regeneration"
+    if (fresh / REPORT_HTML).is_file():
+        return _text_difference(committed / REPORT_HTML, fresh / REPORT_HTML)
+    return None
+
+
+def _text_difference(committed: Path, fresh: Path) -> Optional[str]:
+    if not committed.is_file():
+        return f"{committed}: missing"
+    old, new = committed.read_bytes(), fresh.read_bytes()
+    if old == new:
+        return None
+    old_lines, new_lines = old.decode("utf-8", "replace").split("\n"), new.decode("utf-8", "replace").split("\n")
+    for number, (a, b) in enumerate(zip(old_lines, new_lines), start=1):
+        if a != b:
+            return f"{committed}: line {number} differs: committed {_clip(a)!r}, fresh {_clip(b)!r}"
+    return f"{committed}: length differs ({len(old_lines)} lines committed, {len(new_lines)} fresh)"
+
+
+def _clip(text: str, limit: int = 100) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
