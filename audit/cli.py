@@ -109,7 +109,8 @@ def _make_progress(spec):
 @click.option("--gpus-per-node", default=1, type=click.IntRange(min=0), show_default=True)
 @click.option("--time-min", default=60 * 24, type=click.IntRange(min=1), show_default=True, help="Slurm time limit.")
 @click.option("--account", default=None, help="Slurm account.")
-@click.option("--data-cache", default=None, type=click.Path(path_type=str), help="Where built datasets are cached.")
+@click.option("--data-cache", default="data-cache", type=click.Path(path_type=str), show_default=True,
+              help="Where built datasets are cached (shared by every run; out of git).")
 @click.option("--rerun-stale", is_flag=True, help="Retrain runs whose record no longer matches the profile.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
 @translate_errors
