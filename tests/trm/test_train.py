@@ -1,8 +1,6 @@
 """The training loop on a tiny TRM: learning, determinism, divergence, budget, EMA evaluation, crashes."""
 import copy
 import json
-import math
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
