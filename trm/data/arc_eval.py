@@ -14,6 +14,7 @@ evaluator for the whole run); with pool_votes=False, `result()` closes a round a
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -56,8 +57,9 @@ class ArcEvaluator:
         self.pool_votes = pool_votes
         self.pass_ks = tuple(pass_ks)
         self.names = read_identifiers(root)
-        self.canvas = int(round(read_meta(root, "test").seq_len ** 0.5))
-        self.blank_id = read_meta(root, "test").blank_identifier_id
+        meta = read_meta(root, "test")
+        self.canvas = math.isqrt(meta.seq_len)
+        self.blank_id = meta.blank_identifier_id
         tasks = json.loads(path.read_text())
         # Ground truth per task: [(input hash, output hash) per test input, in order].
         self.truth = {task_id: [(grid_hash(np.asarray(p["input"])), grid_hash(np.asarray(p["output"])))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -28,21 +28,28 @@ class HubTable:
     """The rows of one hub CSV file, as ASCII codes.
 
     questions, answers: (R, L) uint8 character codes, L = cells per grid; ratings: (R,) float64;
-    lines: (R,) int64 line number of each row; sources: how many rows came from each `source`.
+    rows, lines: (R,) int64 data-row number (from 1, header excluded) and line number of each row;
+    sources: how many rows of the whole file came from each `source` value.
     """
 
     path: Path
     questions: np.ndarray
     answers: np.ndarray
     ratings: np.ndarray
+    rows: np.ndarray
     lines: np.ndarray
     sources: dict
 
     def __len__(self) -> int:
         return len(self.ratings)
 
-    def where(self, row: int) -> str:
-        return f"row {row + 1} (line {int(self.lines[row])})"
+    def where(self, index: int) -> str:
+        return f"row {int(self.rows[index])} (line {int(self.lines[index])})"
+
+    def take(self, indices: np.ndarray) -> "HubTable":
+        """The rows at `indices` (e.g. a subsample), keeping their row and line numbers for messages."""
+        return replace(self, questions=self.questions[indices], answers=self.answers[indices],
+                       ratings=self.ratings[indices], rows=self.rows[indices], lines=self.lines[indices])
 
 
 def read_hub_csv(path: Path, cells: Optional[int] = None) -> HubTable:
@@ -86,7 +93,8 @@ def read_hub_csv(path: Path, cells: Optional[int] = None) -> HubTable:
     shape = (len(ratings), cells)
     return HubTable(path, np.frombuffer(bytes(questions), np.uint8).reshape(shape),
                     np.frombuffer(bytes(answers), np.uint8).reshape(shape),
-                    np.asarray(ratings, dtype=np.float64), np.asarray(lines, dtype=np.int64), dict(sources))
+                    np.asarray(ratings, dtype=np.float64), np.arange(1, len(ratings) + 1),
+                    np.asarray(lines, dtype=np.int64), dict(sources))
 
 
 def _parse_rating(text: str, path: Path, where: str) -> float:

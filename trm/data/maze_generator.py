@@ -1,9 +1,10 @@
 """Offline Maze-Hard stand-in: random-wall mazes whose marked path is the unique shortest one.
 
-Recipe (data-formats.md §6.2): walls independently with probability p ~ U[0.30, 0.50]; inside the
-largest open component (4-neighbour moves) find a far cell by a double BFS sweep, take it as S and a
-random cell at distance >= `min_moves` as G; draw one shortest S->G path at random; then, while a
-different shortest path exists, wall off a cell that lies on another shortest path but not on ours.
+Recipe (data-formats.md §6.2): walls independently with probability p ~ U[0.30, 0.50]; in the open
+component of a random cell (4-neighbour moves) find a far cell by a double BFS sweep and pair it with
+a random cell at distance >= `min_moves` (the distance drawn uniformly first), in random order as
+S and G; draw one shortest S->G path at random; then, while a different shortest path exists, wall
+off a cell that lies on another shortest path but not on ours.
 Walls never shorten a path and ours survives, so its length is unchanged and in the end it is the
 only shortest path: the exact-match label of the official metric is then not an arbitrary choice.
 
@@ -108,7 +109,11 @@ def generate_maze(side: int, min_moves: int, rng: np.random.Generator) -> Genera
         dist = bfs(open_cells, far, neighbours)
         if max(dist) < min_moves:
             continue
-        goals = [c for c, d in enumerate(dist) if d >= max(min_moves, 1)]
+        # A path length uniform over the lengths this maze offers, then a cell at that distance:
+        # drawing cells directly would crowd the lengths at the threshold (most far cells sit there).
+        lengths = sorted({d for d in dist if d >= max(min_moves, 1)})
+        length = lengths[int(rng.integers(len(lengths)))]
+        goals = [c for c, d in enumerate(dist) if d == length]
         start, goal = far, goals[int(rng.integers(len(goals)))]
         if rng.random() < 0.5:  # S is not always the far end of the sweep
             start, goal = goal, start

@@ -141,11 +141,10 @@ class _Search:
         if self.rng is not None:
             self.rng.shuffle(digits)
         for digit in digits:
-            found_before = len(self.solutions)
             child = cands[:]
             if _assign(child, best, digit, self.peers, self.cell_units):
                 self.run(child)
-            if len(self.solutions) == found_before and not self.solutions:
+            if not self.solutions:
                 self.backtracks += 1  # a failed branch before the first solution
             if len(self.solutions) >= self.limit:
                 return

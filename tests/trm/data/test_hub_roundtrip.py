@@ -8,6 +8,7 @@ from trm.data.dataset import PuzzleDataset
 from trm.data.hub_csv import read_hub_csv, sudoku_digits
 from trm.data.prepare import prepare_dataset
 from trm.data.sudoku_solver import geometry_for_side, is_valid_solution
+from trm.data.summary import describe_dataset
 
 QUESTION = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
 ANSWER = "534678912672195348198342567859761423426853791713924856961537284287419635345286179"
@@ -103,3 +104,6 @@ def test_official_directory_with_int64_tokens_loads(tmp_path):
     assert batch["inputs"].dtype.is_floating_point is False and str(batch["inputs"].dtype) == "torch.int32"
     assert batch["inputs"][0].tolist() == rows[0].tolist()
     assert batch["labels"][1].tolist() == [-100] * 81  # padding row
+    lines = describe_dataset(root)
+    assert "build.json: none (an official builder's directory); content hash not checked" in lines
+    assert lines[-1].startswith("  ") and "|" in lines[-1]
