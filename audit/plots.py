@@ -9,21 +9,27 @@ Three kinds, all from numbers the summary already holds (nothing here computes a
   checkpoint rule selected is marked, with the final and the best one labelled.
 
 Determinism: pyplot is never used (no global figure state); every figure is drawn inside
-`rc_context(STYLE)` with matplotlib's bundled DejaVu Sans, a fixed size and dpi, and saved without
-the "Software" PNG text chunk, so the same inputs on the same library versions give the same bytes.
+`rc_context(STYLE)` with matplotlib's bundled DejaVu Sans, at a fixed size and dpi with fixed
+margins, and encoded by Pillow without text chunks, so the same inputs on the same matplotlib,
+FreeType and Pillow versions give the same bytes.
 """
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
 import matplotlib
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.textpath import TextToPath
+from PIL import Image
 
 DPI = 110
 STYLE = {
@@ -37,6 +43,7 @@ STYLE = {
     "grid.alpha": 0.3,
 }
 # Colour-blind-safe qualitative palette (Okabe-Ito), assigned to sources in sorted order.
+_TEXT_PATHS = TextToPath()
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 
 
@@ -75,13 +82,17 @@ class RunCurve:
     selected_step: Optional[int]  # the evaluation the claim's checkpoint rule picks
     final_step: Optional[int]
     best_step: Optional[int]
+    failed: bool = False  # drawn dashed: the run stopped early
 
 
 @dataclass(frozen=True)
 class SourceCurves:
+    """One source's runs of a claim, as drawn; `total` counts the runs there are (a figure draws a few)."""
+
     source: str
     comparable: bool
     runs: tuple[RunCurve, ...]
+    total: Optional[int] = None
 
 
 def source_colors(sources: Sequence[str]) -> dict[str, str]:
@@ -91,21 +102,48 @@ def source_colors(sources: Sequence[str]) -> dict[str, str]:
 
 
 def to_png(fig: Figure) -> bytes:
-    """The figure as PNG bytes with no embedded software version or date."""
-    FigureCanvasAgg(fig)
+    """The figure as a 256-colour PNG: no text chunks (no software version, no date), about a third
+    of the bytes of matplotlib's RGBA PNG and quicker to encode. Octree quantization without
+    dithering is deterministic, and on an opaque white figure the loss is not visible."""
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    rgb = np.asarray(canvas.buffer_rgba())[..., :3]
+    image = Image.fromarray(np.ascontiguousarray(rgb)).quantize(
+        colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    image.save(buffer, format="png", compress_level=6)
     return buffer.getvalue()
+
+
+def _text_width(lines: Sequence[str], size: float) -> float:
+    """Width in inches of the widest line in DejaVu Sans at `size` points (no drawing needed)."""
+    prop = FontProperties(family="DejaVu Sans", size=size)
+    widths = [_TEXT_PATHS.get_text_width_height_descent(line, prop, ismath=False)[0] for line in lines if line]
+    return max(widths, default=0.0) / 72
+
+
+def _margins(fig: Figure, *, left: float, right: float, top: float, bottom: float, **spacing) -> None:
+    """Fixed margins in inches. A fixed layout draws once; constrained layout would draw twice."""
+    width, height = fig.get_size_inches()
+    fig.subplots_adjust(left=left / width, right=1 - right / width, top=1 - top / height, bottom=bottom / height,
+                        **spacing)
 
 
 def plot_claims(claims: Sequence[ClaimEstimates], title: str, colors: Mapping[str, str]) -> bytes:
     """Claimed vs achieved for `claims` (top to bottom in the given order); returns PNG bytes."""
     rows = sum(max(1, len(c.sources)) for c in claims)
+    labels = [c.label if c.claimed is not None else f"{c.label}\n(no claimed value)" for c in claims]
+    sources = {est.source for c in claims for est in c.sources}
+    legend_rows = math.ceil((len(sources) + 6) / 2)
+    label_width = _text_width([line for label in labels for line in label.split("\n")], STYLE["font.size"])
+    plot_height = 0.3 + 0.32 * rows + 0.25 * len(claims)
+    bottom = 0.6 + 0.2 * legend_rows
     with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(8.0, 2.6 + 0.32 * rows + 0.25 * len(claims)), layout="constrained")
+        fig = Figure(figsize=(max(8.0, label_width + 6.0), plot_height + bottom + 0.4), dpi=DPI)
+        _margins(fig, left=label_width + 0.2, right=0.2, top=0.35, bottom=bottom)
         ax = fig.add_subplot()
         y = 0.0
-        ticks, labels, shown = [], [], {}
+        ticks, shown = [], {}
         for claim in claims:
             slots = max(1, len(claim.sources))
             top, bottom = y, y + slots
@@ -114,7 +152,6 @@ def plot_claims(claims: Sequence[ClaimEstimates], title: str, colors: Mapping[st
                 _draw_source(ax, est, top + k + 0.5, colors[est.source])
                 shown.setdefault(est.source, est.comparable)
             ticks.append((top + bottom) / 2)
-            labels.append(claim.label if claim.claimed is not None else f"{claim.label}\n(no claimed value)")
             y = bottom + 0.6
             ax.axhline(y - 0.3, color="0.8", linewidth=0.6)
         ax.set_yticks(ticks, labels)
@@ -123,7 +160,8 @@ def plot_claims(claims: Sequence[ClaimEstimates], title: str, colors: Mapping[st
         ax.set_xlabel("test accuracy (%)  [metric as claimed: exact accuracy or ARC pass@2]")
         ax.set_title(title)
         ax.grid(axis="y", visible=False)
-        fig.legend(handles=_claims_legend(shown, colors), loc="outside lower center", ncol=2, frameon=False)
+        fig.legend(handles=_claims_legend(shown, colors), loc="lower center", ncol=2, frameon=False,
+                   bbox_to_anchor=(0.5, 0.0))
         return to_png(fig)
 
 
@@ -199,55 +237,71 @@ def _claims_legend(shown: Mapping[str, bool], colors: Mapping[str, str]) -> list
 def plot_curves(title: str, metric: str, sources: Sequence[SourceCurves], colors: Mapping[str, str]) -> bytes:
     """Training curves of one claim: a row per source, [accuracy | loss] columns; returns PNG bytes."""
     with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(9.0, 1.0 + 2.5 * len(sources)), layout="constrained")
+        fig = Figure(figsize=(9.0, 1.5 + 2.6 * len(sources)), dpi=DPI)
+        _margins(fig, left=0.6, right=0.2, top=0.55, bottom=1.05, hspace=0.5, wspace=0.18)
         axes = fig.subplots(len(sources), 2, squeeze=False)
         for (acc_ax, loss_ax), src in zip(axes, sources):
             color = colors[src.source]
             name = src.source if src.comparable else f"{src.source} (proxy)"
+            failed = sum(r.failed for r in src.runs)
+            total = src.total if src.total is not None else len(src.runs)
+            runs = (f"{len(src.runs)} run(s)" if total == len(src.runs)
+                    else f"lowest {len(src.runs)} seeds of {total} runs")
+            runs += f", {failed} failed" if failed else ""
             _draw_accuracy(acc_ax, src.runs, color)
-            acc_ax.set_title(f"{name}: {metric} (%), {len(src.runs)} seed(s)")
+            acc_ax.set_title(f"{name}: {metric} (%), {runs}")
             acc_ax.set_ylabel("%")
-            _overlay(loss_ax, [r.loss for r in src.runs], color, linewidth=0.9, alpha=0.6)
+            _overlay(loss_ax, [r.loss for r in src.runs], [r.failed for r in src.runs], color, linewidth=0.9,
+                     alpha=0.6)
             loss_ax.set_title(f"{name}: training loss")
             for ax in (acc_ax, loss_ax):
                 ax.set_xlabel("optimizer step")
         fig.suptitle(title)
-        fig.legend(handles=_curves_legend(), loc="outside lower center", ncol=3, frameon=False)
+        fig.legend(handles=_curves_legend(), loc="lower center", ncol=3, frameon=False, bbox_to_anchor=(0.5, 0.0))
         return to_png(fig)
 
 
 def _draw_accuracy(ax, runs: Sequence[RunCurve], color: str) -> None:
-    _overlay(ax, [r.train for r in runs], color, linewidth=0.8, alpha=0.35)
-    _overlay(ax, [r.test for r in runs], color, linewidth=1.6, alpha=0.9)
+    failed = [r.failed for r in runs]
+    _overlay(ax, [r.train for r in runs], failed, color, linewidth=0.8, alpha=0.35)
+    _overlay(ax, [r.test for r in runs], failed, color, linewidth=1.6, alpha=0.9)
     for run in runs:
         steps, values = run.test
         at = dict(zip(steps, values))
         ax.plot(steps, values, linestyle="none", marker="o", markersize=2.5, color=color)
+        # concentric when they coincide: large square (final), triangle (best), small star (selected)
         for step, style in ((run.final_step, _FINAL), (run.best_step, _BEST), (run.selected_step, _SELECTED)):
             if step is not None and step in at:
                 ax.plot([step], [at[step]], linestyle="none", **style)
 
 
-def _overlay(ax, series: Sequence[tuple[Sequence[int], Sequence[float]]], color: str, *, linewidth: float,
-             alpha: float) -> None:
-    """All seeds' lines in one collection (fast with hundreds of seeds)."""
-    segments = [list(zip(steps, values)) for steps, values in series if len(steps)]
-    if not segments:
+def _overlay(ax, series: Sequence[tuple[Sequence[int], Sequence[float]]], failed: Sequence[bool], color: str, *,
+             linewidth: float, alpha: float) -> None:
+    """All seeds' lines in one collection each for completed and failed runs (fast with many seeds)."""
+    drawn = False
+    for stopped, style in ((False, "solid"), (True, "dashed")):
+        segments = [list(zip(steps, values)) for (steps, values), f in zip(series, failed)
+                    if len(steps) and f == stopped]
+        if segments:
+            ax.add_collection(LineCollection(segments, colors=color, linewidths=linewidth, alpha=alpha,
+                                             linestyles=style))
+            drawn = True
+    if not drawn:
         ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", color="0.5")
         return
-    ax.add_collection(LineCollection(segments, colors=color, linewidths=linewidth, alpha=alpha))
     ax.autoscale_view()
 
 
-_SELECTED = dict(marker="*", markersize=13, markerfacecolor="none", markeredgecolor="black", markeredgewidth=1.1)
-_FINAL = dict(marker="s", markersize=6, markerfacecolor="none", markeredgecolor="0.2", markeredgewidth=1.0)
-_BEST = dict(marker="^", markersize=7, markerfacecolor="none", markeredgecolor="#D55E00", markeredgewidth=1.2)
+_FINAL = dict(marker="s", markersize=11, markerfacecolor="none", markeredgecolor="0.2", markeredgewidth=1.0)
+_BEST = dict(marker="^", markersize=8, markerfacecolor="none", markeredgecolor="#D55E00", markeredgewidth=1.3)
+_SELECTED = dict(marker="*", markersize=7, markerfacecolor="black", markeredgecolor="black", markeredgewidth=0.5)
 
 
 def _curves_legend() -> list:
     return [
-        Line2D([], [], color="0.4", linewidth=0.8, alpha=0.5, label="train (training batches)"),
+        Line2D([], [], color="0.4", linewidth=0.8, alpha=0.5, label="train batches (long runs: binned means)"),
         Line2D([], [], color="0.4", linewidth=1.6, marker="o", markersize=2.5, label="test (each evaluation)"),
+        Line2D([], [], color="0.4", linewidth=1.2, linestyle="--", label="failed run (stopped early)"),
         Line2D([], [], linestyle="none", label="selected by the checkpoint rule", **_SELECTED),
         Line2D([], [], linestyle="none", label="final evaluation", **_FINAL),
         Line2D([], [], linestyle="none", label="best evaluation (chosen on test: biased)", **_BEST),

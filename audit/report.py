@@ -15,7 +15,6 @@ and names the first difference from the committed report.
 """
 from __future__ import annotations
 
-import csv
 import math
 import re
 import tempfile
@@ -28,8 +27,8 @@ from audit.plots import ClaimEstimates, RunCurve, SourceCurves, SourceEstimate
 PAPER_PROFILE = "paper"
 TRAIN_ACCURACY = ("exact_accuracy", "accuracy")  # train-split series drawn beside the test metric, first found
 TRAIN_LOSS = ("lm_loss", "loss")  # training-loss series, first found
-MAX_CURVE_SEEDS = 10  # runs drawn per (claim, profile), lowest seeds first: bounds the report's time
-MAX_POINTS = 1000  # points per drawn line
+MAX_CURVE_SEEDS = 5  # runs drawn per (claim, profile), lowest seeds first: bounds the report's time
+MAX_POINTS = 250  # points per drawn line; longer series are averaged over consecutive steps
 REPORT_MD, REPORT_HTML, SUMMARY_JSON, PLOTS_DIR = "report.md", "report.html", "summary.json", "plots"
 
 
@@ -115,18 +114,18 @@ def read_curves(run_dir: Path, metric: str) -> tuple[dict, dict, dict]:
     """(train accuracy, test metric, train loss) of one run's metrics.csv, each {'steps', 'values'}.
 
     metrics.csv has columns step,split,metric,value, one row per metric per step. Accuracies there
-    are fractions; they come back in percent like every number of the report. Long series keep
-    every k-th point (and the last) so a figure draws at most MAX_POINTS per line. A missing file
+    are fractions; they come back in percent like every number of the report. Long series are
+    averaged over runs of consecutive steps so that a line has at most MAX_POINTS points. A missing file
     gives empty series (a run can fail before writing one).
     """
     path = Path(run_dir) / "metrics.csv"
     if not path.is_file():
         return {}, {}, {}
-    rows: dict[tuple[str, str], list[tuple[int, float]]] = {}
     wanted = {("test", metric)} | {("train", m) for m in TRAIN_ACCURACY + TRAIN_LOSS}
+    rows: dict[tuple[str, str], list[tuple[int, float]]] = {}
     with path.open() as handle:
         next(handle, None)  # header
-        for line in handle:  # a plain split: csv.DictReader is 5x slower on these files
+        for line in handle:  # a plain split: csv.DictReader takes 5x longer on these files
             step, split, name, value = line.rstrip("\n").split(",")
             if (split, name) in wanted:
                 number = float(value)
@@ -139,10 +138,13 @@ def read_curves(run_dir: Path, metric: str) -> tuple[dict, dict, dict]:
 
 
 def _series(points: list[tuple[int, float]], scale: float) -> dict:
+    """Sorted by step; longer than MAX_POINTS: the mean of each run of k consecutive points, at its last step."""
     points = sorted(points)
-    stride = max(1, math.ceil(len(points) / MAX_POINTS))
-    kept = points[::stride] + ([points[-1]] if points and (len(points) - 1) % stride else [])
-    return {"steps": tuple(p[0] for p in kept), "values": tuple(scale * p[1] for p in kept)}
+    size = max(1, math.ceil(len(points) / MAX_POINTS))
+    if size > 1:
+        points = [(chunk[-1][0], math.fsum(v for _, v in chunk) / len(chunk))
+                  for chunk in (points[i:i + size] for i in range(0, len(points), size))]
+    return {"steps": tuple(p[0] for p in points), "values": tuple(scale * p[1] for p in points)}
 
 
 def _pair(series: Mapping) -> tuple[tuple[int, ...], tuple[float, ...]]:
@@ -154,24 +156,26 @@ def claim_curves(registry, records: Sequence, status: Mapping) -> dict[str, list
     included, stale ones left out), at most MAX_CURVE_SEEDS runs each, lowest seeds first."""
     known = {claim.id: claim for claim in registry.claims}
     grouped: dict[tuple[str, str], list[RunCurve]] = {}
+    totals: dict[tuple[str, str], int] = {}
     for record in sorted(records, key=lambda r: (r.claim_id, r.profile, r.seed)):
         claim = known.get(record.claim_id)
-        if claim is None or record.profile not in claim.profiles:
+        key = (record.claim_id, record.profile)
+        if claim is None or record.profile not in claim.profiles or status.get((*key, record.seed)) == "stale":
             continue
-        if status.get((record.claim_id, record.profile, record.seed)) == "stale":
-            continue
-        if len(grouped.get((record.claim_id, record.profile), ())) >= MAX_CURVE_SEEDS:
+        totals[key] = totals.get(key, 0) + 1
+        if len(grouped.get(key, ())) >= MAX_CURVE_SEEDS:
             continue
         train, test, loss = read_curves(Path(record.path).parent, claim.metric)
         final = record.final.step if record.final else None
         best = record.best.step if record.best else None
         selected = best if record.selected == "best" else final
-        grouped.setdefault((record.claim_id, record.profile), []).append(
-            RunCurve(record.seed, _pair(train), _pair(test), _pair(loss), selected, final, best))
+        grouped.setdefault(key, []).append(
+            RunCurve(record.seed, _pair(train), _pair(test), _pair(loss), selected, final, best,
+                     failed=record.status == "failed"))
     out: dict[str, list[SourceCurves]] = {}
     for (claim_id, profile), runs in sorted(grouped.items()):
         comparable = known[claim_id].profiles[profile].comparable
-        out.setdefault(claim_id, []).append(SourceCurves(profile, comparable, tuple(runs)))
+        out.setdefault(claim_id, []).append(SourceCurves(profile, comparable, tuple(runs), totals[(claim_id, profile)]))
     return out
 
 
@@ -237,9 +241,9 @@ def cost_rows(registry, records: Sequence) -> list[dict]:
             profile = claim.profiles.get(name)
             members = groups.get((claim.id, name), [])
             envs = [r.environment or {} for r in members]
+            stated = [profile.hardware, profile.time, profile.estimate] if profile else []
             rows.append({
-                "claim": claim.id, "profile": name,
-                "stated": "; ".join(x for x in (profile.hardware, profile.time, profile.estimate) if x) if profile else "",
+                "claim": claim.id, "profile": name, "stated": "; ".join(x for x in stated if x),
                 "runs": len(members),
                 "devices": sorted({f"{e.get('world_size') or 1}x {e.get('device') or 'unknown'}" for e in envs}),
                 "wall_time_h": sum(r.wall_time_s or 0.0 for r in members) / 3600 if members else None,

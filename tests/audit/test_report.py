@@ -144,7 +144,8 @@ def test_check_names_a_missing_extra_or_changed_plot(toy, tmp_path):
     def alter(plots):
         (plots / "claims.png").write_bytes(b"changed")
 
-    assert first_difference(committed(remove), fresh).endswith("claims-toy-maze.png: missing (the fresh report has this plot)")
+    assert first_difference(committed(remove), fresh).endswith(
+        "claims-toy-maze.png: missing (the fresh report has this plot)")
     assert first_difference(committed(add), fresh).endswith("old.png: not produced by a fresh report (stale plot)")
     assert first_difference(committed(alter), fresh).endswith("claims.png: image differs from a fresh regeneration")
     # writing a report removes the plots an earlier one had and this one does not
