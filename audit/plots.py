@@ -140,7 +140,7 @@ def plot_claims(claims: Sequence[ClaimEstimates], title: str, colors: Mapping[st
     bottom = 0.6 + 0.2 * legend_rows
     with matplotlib.rc_context(STYLE):
         fig = Figure(figsize=(max(8.0, label_width + 6.0), plot_height + bottom + 0.4), dpi=DPI)
-        _margins(fig, left=label_width + 0.2, right=0.2, top=0.35, bottom=bottom)
+        _margins(fig, left=label_width + 0.3, right=0.2, top=0.35, bottom=bottom)
         ax = fig.add_subplot()
         y = 0.0
         ticks, shown = [], {}
@@ -273,6 +273,9 @@ def _draw_accuracy(ax, runs: Sequence[RunCurve], color: str) -> None:
         for step, style in ((run.final_step, _FINAL), (run.best_step, _BEST), (run.selected_step, _SELECTED)):
             if step is not None and step in at:
                 ax.plot([step], [at[step]], linestyle="none", **style)
+    # a percent axis from 0: flat or tiny curves are not blown up into noise
+    values = [v for run in runs for series in (run.train, run.test) for v in series[1]]
+    ax.set_ylim(-2, min(102.0, max([10.0, *values]) + 5))
 
 
 def _overlay(ax, series: Sequence[tuple[Sequence[int], Sequence[float]]], failed: Sequence[bool], color: str, *,

@@ -168,7 +168,7 @@ def claim_curves(registry, records: Sequence, status: Mapping) -> dict[str, list
         train, test, loss = read_curves(Path(record.path).parent, claim.metric)
         final = record.final.step if record.final else None
         best = record.best.step if record.best else None
-        selected = best if record.selected == "best" else final
+        selected = best if claim.protocol.checkpoint == "best" else final  # the rule the summary applies
         grouped.setdefault(key, []).append(
             RunCurve(record.seed, _pair(train), _pair(test), _pair(loss), selected, final, best,
                      failed=record.status == "failed"))
@@ -196,7 +196,7 @@ def build_context(inputs: Inputs, summary: Mapping, figures: Mapping) -> dict:
         "comparisons": comparison_rows(summary, registry),
         "untested": [c for c in registry.comparisons if c.id not in {k["id"] for k in summary["comparisons"]}],
         "figures": figures,
-        "runs": [run_row(record, status, wilson) for record in inputs.records],
+        "runs": [run_row(record, status, wilson, claims.get(record.claim_id)) for record in inputs.records],
         "cost": cost_rows(registry, inputs.records),
         "deviations": deviation_rows(registry, summary),
         "externals": external_rows(inputs.externals, summary),
@@ -213,14 +213,17 @@ def comparison_rows(summary: Mapping, registry) -> list[dict]:
     return [dict(row, statement=statements.get(row["id"], "")) for row in summary["comparisons"]]
 
 
-def run_row(record, status: Mapping, wilson: Mapping) -> dict:
-    """One run for the per-run tables: status (completed, failed or stale), evaluations and cost."""
+def run_row(record, status: Mapping, wilson: Mapping, claim=None) -> dict:
+    """One run for the per-run tables: status (completed, failed or stale), evaluations and cost.
+
+    `selected` is the claim's current checkpoint rule (what the summary applies), else the record's.
+    """
     env = record.environment or {}
     key = (record.claim_id, record.profile, record.seed)
     return {
         "claim": record.claim_id, "profile": record.profile, "seed": record.seed,
         "status": status.get(key, record.status), "final": record.final, "best": record.best,
-        "selected": record.selected, "wilson95": wilson.get(key), "steps": record.steps,
+        "selected": claim.protocol.checkpoint if claim is not None else record.selected, "wilson95": wilson.get(key), "steps": record.steps,
         "device": env.get("device"), "world_size": env.get("world_size"),
         "wall_time_h": None if record.wall_time_s is None else record.wall_time_s / 3600,
         "device_hours": record.device_hours, "error": record.error,

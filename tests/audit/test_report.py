@@ -3,8 +3,11 @@ reproduction report's table and comparison from runs/external/alphaxiv-2025.yaml
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,6 +112,15 @@ def test_regeneration_is_byte_identical(toy, tmp_path):
         assert first[name] == second[name], name
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     assert first_difference(tmp_path / "a", tmp_path / "b") is None
+
+
+def test_a_report_written_by_another_process_checks_clean(toy):
+    """Another interpreter with another hash seed writes the report; this one regenerates the same bytes,
+    PNGs included (nothing depends on set order, the process or the time)."""
+    env = dict(os.environ, PYTHONHASHSEED="12345")
+    subprocess.run([sys.executable, "-c", "from audit.cli import main; main()", "report", *report_args(toy)],
+                   env=env, check=True, capture_output=True)
+    assert check_report(toy["runs"], [toy["claims"]], toy["out"]) is None
 
 
 def test_check_passes_on_a_fresh_report_and_fails_on_a_changed_record(toy):
