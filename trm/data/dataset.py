@@ -27,7 +27,11 @@ IGNORE_LABEL = -100
 
 
 class PuzzleDataset:
-    """One split of a processed directory. `meta` is its dataset.json (DatasetMeta)."""
+    """One split of a processed directory. `meta` is its dataset.json (DatasetMeta).
+
+    Loading checks the arrays against dataset.json; the content hash is checked by
+    `prepare_dataset` / `check_processed`, which is how the trainer gets its directory.
+    """
 
     def __init__(self, root: Path, split: str):
         if split not in ("train", "test"):
