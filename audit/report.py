@@ -194,6 +194,7 @@ def build_context(inputs: Inputs, summary: Mapping, figures: Mapping) -> dict:
         "claims": [dict(entry, label=claim_label(claims[entry["id"]]), protocol=claims[entry["id"]].protocol)
                    for entry in ordered_claims(summary)],
         "comparisons": comparison_rows(summary, registry),
+        "comparison_groups": comparison_groups(summary, registry),
         "untested": [c for c in registry.comparisons if c.id not in {k["id"] for k in summary["comparisons"]}],
         "figures": figures,
         "runs": [run_row(record, status, wilson, claims.get(record.claim_id)) for record in inputs.records],
@@ -211,6 +212,14 @@ def build_context(inputs: Inputs, summary: Mapping, figures: Mapping) -> dict:
 def comparison_rows(summary: Mapping, registry) -> list[dict]:
     statements = {c.id: c.statement for c in registry.comparisons}
     return [dict(row, statement=statements.get(row["id"], "")) for row in summary["comparisons"]]
+
+
+def comparison_groups(summary: Mapping, registry) -> list[dict]:
+    """Each registry comparison that has results, with its rows (one per source), in registry order."""
+    rows = comparison_rows(summary, registry)
+    return [{"id": c.id, "a": c.a, "b": c.b, "statement": c.statement,
+             "rows": [row for row in rows if row["id"] == c.id]}
+            for c in registry.comparisons if any(row["id"] == c.id for row in rows)]
 
 
 def run_row(record, status: Mapping, wilson: Mapping, claim=None) -> dict:
