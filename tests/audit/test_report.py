@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from audit.cli import cli
 from audit.registry import load_registry
 from audit.render import fmt_p, fmt_pct, markdown_to_html
-from audit.report import (check_report, claim_curves, config_diff, first_difference, generate_report, load_inputs,
-                          read_curves, run_status, write_report)
+from audit.figures import claim_curves, read_curves, run_status
+from audit.report import check_report, config_diff, first_difference, generate_report, load_inputs, write_report
 
 FIXTURE = Path(__file__).parents[1] / "data" / "report_runs"
 REPO = Path(__file__).parents[2]

@@ -1,0 +1,168 @@
+"""What the report draws: figure data from the summary and from each run's metrics.csv, and the figures.
+
+`draw_figures` returns every PNG of a report keyed by its path under the report directory:
+plots/claims.png (all claims), plots/claims-<benchmark>.png (one per benchmark) and
+plots/curves-<claim>.png (one per claim with runs). The numbers drawn are the summary's; the
+curves are read from metrics.csv, at most MAX_CURVE_SEEDS runs per (claim, profile) and
+MAX_POINTS points per line, which keeps a report over a thousand runs within seconds.
+"""
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence
+
+from audit.plots import (ClaimEstimates, RunCurve, SourceCurves, SourceEstimate, plot_claims, plot_curves,
+                         source_colors)
+
+TRAIN_ACCURACY = ("exact_accuracy", "accuracy")  # train-split series drawn beside the test metric, first found
+TRAIN_LOSS = ("lm_loss", "loss")  # training-loss series, first found
+MAX_CURVE_SEEDS = 5  # runs drawn per (claim, profile), lowest seeds first: bounds the report's time
+MAX_POINTS = 250  # points per drawn line; longer series are averaged over consecutive steps
+PLOTS_DIR = "plots"
+
+
+def claim_label(claim) -> str:
+    """'sudoku-extreme · TRM-MLP'."""
+    return f"{claim.benchmark} · {claim.model}"
+
+
+def file_stem(text: str) -> str:
+    """A claim id or benchmark as a file name: 'arc-agi-1/trm-att' -> 'arc-agi-1--trm-att'."""
+    return re.sub(r"[^a-z0-9_.+-]+", "-", text.lower().replace("/", "--"))
+
+
+def run_status(summary: Mapping) -> dict[tuple[str, str, int], str]:
+    """(claim, source, seed) -> 'failed' | 'stale' for every run the summary kept out of its statistics."""
+    out = {}
+    for entry in summary["claims"]:
+        for result in entry["results"]:
+            for excluded in result.get("excluded") or ():
+                out[(entry["id"], result["source"], excluded["seed"])] = excluded["status"]
+    return out
+
+
+def ordered_claims(summary: Mapping) -> list[dict]:
+    """The summary's claim entries by benchmark, then id: the order of every table and figure."""
+    return sorted(summary["claims"], key=lambda entry: (entry["benchmark"], entry["id"]))
+
+
+def claim_estimates(summary: Mapping, registry) -> list[ClaimEstimates]:
+    """Per claim, each source's mean, SD, CI and per-seed values for `plot_claims`."""
+    out = []
+    for entry in ordered_claims(summary):
+        sources = tuple(
+            SourceEstimate(
+                source=result["source"], comparable=bool(result["comparable"]), mean=result["mean"],
+                sd=result["sd"], ci95=tuple(result["ci95"]) if result["ci95"] is not None else None,
+                values=tuple(result["values"]), published_pm=_unstated_pm(result))
+            for result in entry["results"])
+        out.append(ClaimEstimates(entry["id"], claim_label(registry.claim(entry["id"])), entry["claimed"],
+                                  entry["tolerance_pp"], sources))
+    return out
+
+
+def _unstated_pm(result: Mapping) -> Optional[float]:
+    """A published ± whose meaning the source does not state (drawn dashed), else None."""
+    published = result.get("published")
+    if published and published.get("pm") is not None and published.get("pm_kind") == "unknown":
+        return float(published["pm"])
+    return None
+
+
+def read_curves(run_dir: Path, metric: str) -> tuple[dict, dict, dict]:
+    """(train accuracy, test metric, train loss) of one run's metrics.csv, each {'steps', 'values'}.
+
+    metrics.csv has columns step,split,metric,value, one row per metric per step. Accuracies there
+    are fractions; they come back in percent like every number of the report. Long series are
+    averaged over runs of consecutive steps so that a line has at most MAX_POINTS points. A missing file
+    gives empty series (a run can fail before writing one).
+    """
+    path = Path(run_dir) / "metrics.csv"
+    if not path.is_file():
+        return {}, {}, {}
+    wanted = {("test", metric)} | {("train", m) for m in TRAIN_ACCURACY + TRAIN_LOSS}
+    rows: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    with path.open() as handle:
+        next(handle, None)  # header
+        for line in handle:  # a plain split: csv.DictReader takes 5x longer on these files
+            step, split, name, value = line.rstrip("\n").split(",")
+            if (split, name) in wanted:
+                number = float(value)
+                if math.isfinite(number):
+                    rows.setdefault((split, name), []).append((int(step), number))
+    train_name = next((m for m in TRAIN_ACCURACY if ("train", m) in rows), None)
+    loss_name = next((m for m in TRAIN_LOSS if ("train", m) in rows), None)
+    return (_series(rows.get(("train", train_name), []), 100.0), _series(rows.get(("test", metric), []), 100.0),
+            _series(rows.get(("train", loss_name), []), 1.0))
+
+
+def _series(points: list[tuple[int, float]], scale: float) -> dict:
+    """Sorted by step; longer than MAX_POINTS: the mean of each run of k consecutive points, at its last step."""
+    points = sorted(points)
+    size = max(1, math.ceil(len(points) / MAX_POINTS))
+    if size > 1:
+        points = [(chunk[-1][0], math.fsum(v for _, v in chunk) / len(chunk))
+                  for chunk in (points[i:i + size] for i in range(0, len(points), size))]
+    return {"steps": tuple(p[0] for p in points), "values": tuple(scale * p[1] for p in points)}
+
+
+def _pair(series: Mapping) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    return series.get("steps", ()), series.get("values", ())
+
+
+def claim_curves(registry, records: Sequence, status: Mapping) -> dict[str, list[SourceCurves]]:
+    """Claim id -> one SourceCurves per profile, from the metrics.csv of its current runs (failed ones
+    included, stale ones left out), at most MAX_CURVE_SEEDS runs each, lowest seeds first."""
+    known = {claim.id: claim for claim in registry.claims}
+    grouped: dict[tuple[str, str], list[RunCurve]] = {}
+    totals: dict[tuple[str, str], int] = {}
+    for record in sorted(records, key=lambda r: (r.claim_id, r.profile, r.seed)):
+        claim = known.get(record.claim_id)
+        key = (record.claim_id, record.profile)
+        if claim is None or record.profile not in claim.profiles or status.get((*key, record.seed)) == "stale":
+            continue
+        totals[key] = totals.get(key, 0) + 1
+        if len(grouped.get(key, ())) >= MAX_CURVE_SEEDS:
+            continue
+        train, test, loss = read_curves(Path(record.path).parent, claim.metric)
+        final = record.final.step if record.final else None
+        best = record.best.step if record.best else None
+        selected = best if claim.protocol.checkpoint == "best" else final  # the rule the summary applies
+        grouped.setdefault(key, []).append(
+            RunCurve(record.seed, _pair(train), _pair(test), _pair(loss), selected, final, best,
+                     failed=record.status == "failed"))
+    out: dict[str, list[SourceCurves]] = {}
+    for (claim_id, profile), runs in sorted(grouped.items()):
+        comparable = known[claim_id].profiles[profile].comparable
+        total = totals[(claim_id, profile)]
+        out.setdefault(claim_id, []).append(SourceCurves(profile, comparable, tuple(runs), total))
+    return out
+
+
+def draw_figures(registry, records: Sequence, summary: Mapping) -> tuple[dict[str, bytes], dict]:
+    """Every figure as PNG bytes keyed by path under the report directory, and the index the template
+    needs: {'claims': path, 'benchmarks': [(benchmark, path)], 'curves': {claim id: path}}."""
+    estimates = claim_estimates(summary, registry)
+    colors = source_colors([s.source for c in estimates for s in c.sources] +
+                           [name for c in registry.claims for name in c.profiles])
+    files: dict[str, bytes] = {}
+    index: dict[str, Any] = {"claims": None, "benchmarks": [], "curves": {}}
+    if estimates:
+        index["claims"] = f"{PLOTS_DIR}/claims.png"
+        files[index["claims"]] = plot_claims(estimates, "Claimed vs achieved: all claims", colors)
+    benchmarks = sorted({c.benchmark for c in registry.claims})
+    for benchmark in benchmarks:
+        subset = [e for e in estimates if registry.claim(e.claim_id).benchmark == benchmark]
+        path = f"{PLOTS_DIR}/claims-{file_stem(benchmark)}.png"
+        files[path] = plot_claims(subset, f"Claimed vs achieved: {benchmark}", colors)
+        index["benchmarks"].append((benchmark, path))
+    curves = claim_curves(registry, records, run_status(summary))
+    for claim_id, sources in sorted(curves.items()):
+        claim = registry.claim(claim_id)
+        path = f"{PLOTS_DIR}/curves-{file_stem(claim_id)}.png"
+        title = f"{claim_id} ({claim_label(claim)}): training curves"
+        files[path] = plot_curves(title, claim.metric, sources, colors)
+        index["curves"][claim_id] = path
+    return files, index
