@@ -155,6 +155,7 @@ def run_one(spec: RunSpec, trainer: Trainer, *, rerun_stale: bool = False) -> Op
     """
     try:
         with run_lock(spec.directory):
+            _remove_interrupted_writes(spec.directory)
             state = assess(spec)  # re-checked under the lock: another process may have finished it
             if state.state == "done" or (state.state == "stale" and not rerun_stale):
                 return None
@@ -173,6 +174,16 @@ def run_one(spec: RunSpec, trainer: Trainer, *, rerun_stale: bool = False) -> Op
     except RunLocked:
         log.info("%s is being run by another process; skipped", spec.name)
         return None
+
+
+def _remove_interrupted_writes(directory: Path) -> None:
+    """Delete the temporary files of atomic writes that a killed process left in a run directory.
+
+    Only a process holding the directory's lock writes there, so under the lock any `.*.tmp` is
+    the remains of an interrupted write (the complete file was never renamed into place).
+    """
+    for leftover in directory.glob(".*.tmp"):
+        leftover.unlink(missing_ok=True)
 
 
 def _is_bad_input(err: Exception) -> bool:
