@@ -20,6 +20,7 @@ import tempfile
 import time
 import zlib
 import dataclasses
+import fcntl
 from pathlib import Path
 from typing import Optional
 
@@ -92,14 +93,32 @@ def prepare_dataset(cfg: DataConfig, cache_root: Path) -> Path:
     if cfg.source == "processed":
         return check_processed(Path(cfg.path))
     out = Path(cache_root) / f"{cfg.task}-{cache_key(cfg)}"
-    if out.exists():
-        try:
-            if verify_content(out) is not None:
-                return out
-            log.warning("%s has no build.json; rebuilding it", out)
-        except DataError as err:
-            log.warning("corrupted cache entry, rebuilding: %s", err)
-    return build_dataset(cfg, out, replace=True)
+    if _is_intact(out, warn=False):
+        return out
+    # Processes that want the same entry at once (parallel seeds, two `trm-audit run`) take turns:
+    # the first builds it, the others find it intact under the lock. Without the lock a late
+    # builder would replace the entry while an early one is reading it.
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / f".{out.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes or the process dies
+        if _is_intact(out, warn=True):
+            return out
+        return build_dataset(cfg, out, replace=True)
+
+
+def _is_intact(out: Path, *, warn: bool) -> bool:
+    """Whether the cache entry `out` exists and matches its content hash."""
+    if not out.exists():
+        return False
+    try:
+        if verify_content(out) is not None:
+            return True
+        problem = f"{out} has no build.json; rebuilding it"
+    except DataError as err:
+        problem = f"corrupted cache entry, rebuilding: {err}"
+    if warn:
+        log.warning("%s", problem)
+    return False
 
 
 def check_processed(root: Path) -> Path:

@@ -183,9 +183,14 @@ def read_build_info(root: Path) -> Optional[dict]:
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text())
+        info = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise DataError(path, f"line {err.lineno}", f"not valid JSON: {err.msg}") from None
+    except UnicodeDecodeError as err:
+        raise DataError(path, None, f"not UTF-8 text (byte {err.start})") from None
+    if not isinstance(info, dict):
+        raise DataError(path, None, f"expected a JSON object, got {type(info).__name__}")
+    return info
 
 
 def verify_content(root: Path) -> Optional[dict]:
