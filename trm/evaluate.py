@@ -3,7 +3,7 @@
 Metrics are taken after the last step, summed over every test batch (and every rank) and divided
 by the total count of real examples (padding rows have no supervised token and are not counted);
 losses are divided by the count too. exact_accuracy also keeps its (correct, total) integers.
-ARC's pass@k comes from the data engineer's `ArcEvaluator`, fed with every test batch.
+ARC's pass@k comes from `trm.data.arc_eval.ArcEvaluator`, fed with every test batch.
 """
 from __future__ import annotations
 

@@ -272,7 +272,7 @@ def _sum_step_metrics(out) -> dict:
     """The step's metric sums and loss, summed over the ranks, as Python floats."""
     names = sorted(out.metrics)
     values = torch.stack([out.metrics[k].detach().to(torch.float64) for k in names] + [out.loss.detach()])
-    values = distributed.sum_over_ranks(values.cpu()).tolist()
+    values = distributed.sum_over_ranks(values).tolist()  # on the device: nccl reduces CUDA tensors only
     return dict(zip(names + ["loss"], values))
 
 
