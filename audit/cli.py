@@ -277,7 +277,7 @@ def data_show(directory):
 @click.option("--out", "out_dir", default="reports", type=click.Path(path_type=str), show_default=True)
 @click.option("--check", is_flag=True, help="Regenerate into a temporary directory; exit 1 if --out differs.")
 @click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True,
-              help="html also writes report.html (self-contained, images inlined).")
+              help="html also writes report.html (self-contained, images inlined); an existing one is kept current.")
 @translate_errors
 def report(runs_dir, claims_paths, out_dir, check, fmt):
     """Write report.md, summary.json and plots/*.png from the runs; --check: fail if the committed ones are stale."""
@@ -290,7 +290,10 @@ def report(runs_dir, claims_paths, out_dir, check, fmt):
             raise CheckFailed(f"report is stale: {difference} (run: trm-audit report)")
         click.echo(f"{out_dir}: up to date (report.md, summary.json and every plot byte-identical)")
         return
-    files = generate_report(runs_dir, claims_paths, out_dir, html=fmt == "html")
+    from pathlib import Path
+
+    html = fmt == "html" or (Path(out_dir) / "report.html").is_file()  # never leave a stale report.html behind
+    files = generate_report(runs_dir, claims_paths, out_dir, html=html)
     plots = sum(name.endswith(".png") for name in files)
     click.echo(f"wrote {out_dir}/: " + ", ".join(n for n in sorted(files) if not n.endswith(".png"))
                + f" and {plots} plots")
