@@ -173,8 +173,14 @@ def test_html_rendering_is_self_contained(toy):
     assert 'src="plots/' not in html
     assert "<th>claim</th>" in html and "<strong>NOT_REPRODUCED</strong>" in html
     assert invoke(*report_args(toy), "--check").exit_code == 0  # html is regenerated and compared too
+    path = toy["runs"] / "toy-sudoku" / "trm-att" / "smoke" / "seed-0" / "run.json"
+    record = json.loads(path.read_text())
+    record["final"]["value"] = 41.0
+    path.write_text(json.dumps(record))
     assert invoke(*report_args(toy)).exit_code == 0  # a plain run keeps the existing report.html current
-    assert (toy["out"] / "report.html").read_text() == html
+    fresh = (toy["out"] / "report.html").read_text()
+    assert fresh != html and "41.00 (1 seed)" in fresh
+    assert invoke(*report_args(toy), "--check").exit_code == 0
 
 
 def test_bad_claims_path_is_exit_2_with_one_line(toy, tmp_path):
