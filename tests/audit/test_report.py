@@ -45,6 +45,15 @@ def toy(tmp_path) -> dict:
     return {"claims": claims, "runs": runs, "out": tmp_path / "reports"}
 
 
+def set_final(path: Path, percent: float) -> None:
+    """Change a record's final evaluation consistently: its percent, fraction and counts are one number."""
+    record = json.loads(path.read_text())
+    final = record["final"]
+    final["value"], final["metrics"][record["metric"]] = percent, percent / 100
+    final["correct"] = round(percent / 100 * final["total"])
+    path.write_text(json.dumps(record))
+
+
 def invoke(*args: str):
     return CliRunner().invoke(cli, ["report", *args], catch_exceptions=False)
 
@@ -128,13 +137,11 @@ def test_check_passes_on_a_fresh_report_and_fails_on_a_changed_record(toy):
     passed = invoke(*report_args(toy), "--check")
     assert passed.exit_code == 0, passed.output
     assert "up to date" in passed.output
-    path = toy["runs"] / "toy-sudoku" / "trm-mlp" / "paper" / "seed-0" / "run.json"
-    record = json.loads(path.read_text())
-    record["final"]["value"] = 60.0
-    path.write_text(json.dumps(record))
+    set_final(toy["runs"] / "toy-sudoku" / "trm-mlp" / "paper" / "seed-0" / "run.json", 60.0)
     failed = invoke(*report_args(toy), "--check")
     assert failed.exit_code == 1
     assert "report is stale" in failed.output and "report.md: line" in failed.output
+    assert load_inputs(toy["runs"], [toy["claims"]]).problems == ()  # read, not rejected: its value changed
 
 
 def test_check_names_a_missing_extra_or_changed_plot(toy, tmp_path):
@@ -173,10 +180,7 @@ def test_html_rendering_is_self_contained(toy):
     assert 'src="plots/' not in html
     assert "<th>claim</th>" in html and "<strong>NOT_REPRODUCED</strong>" in html
     assert invoke(*report_args(toy), "--check").exit_code == 0  # html is regenerated and compared too
-    path = toy["runs"] / "toy-sudoku" / "trm-att" / "smoke" / "seed-0" / "run.json"
-    record = json.loads(path.read_text())
-    record["final"]["value"] = 41.0
-    path.write_text(json.dumps(record))
+    set_final(toy["runs"] / "toy-sudoku" / "trm-att" / "smoke" / "seed-0" / "run.json", 41.0)
     assert invoke(*report_args(toy)).exit_code == 0  # a plain run keeps the existing report.html current
     fresh = (toy["out"] / "report.html").read_text()
     assert fresh != html and "41.00 (1 seed)" in fresh
