@@ -8,6 +8,7 @@ MAX_POINTS points per line, which keeps a report over a thousand runs within sec
 """
 from __future__ import annotations
 
+import logging
 import math
 import re
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Any, Mapping, Optional, Sequence
 
 from audit.plots import (ClaimEstimates, RunCurve, SourceCurves, SourceEstimate, plot_claims, plot_curves,
                          source_colors)
+
+log = logging.getLogger(__name__)
 
 TRAIN_ACCURACY = ("exact_accuracy", "accuracy")  # train-split series drawn beside the test metric, first found
 TRAIN_LOSS = ("lm_loss", "loss")  # training-loss series, first found
@@ -84,14 +87,21 @@ def read_curves(run_dir: Path, metric: str) -> tuple[dict, dict, dict]:
         return {}, {}, {}
     wanted = {("test", metric)} | {("train", m) for m in TRAIN_ACCURACY + TRAIN_LOSS}
     rows: dict[tuple[str, str], list[tuple[int, float]]] = {}
-    with path.open() as handle:
+    malformed: list[int] = []
+    with path.open(encoding="utf-8", errors="replace") as handle:
         next(handle, None)  # header
-        for line in handle:  # a plain split: csv.DictReader takes 5x longer on these files
-            step, split, name, value = line.rstrip("\n").split(",")
-            if (split, name) in wanted:
-                number = float(value)
-                if math.isfinite(number):
-                    rows.setdefault((split, name), []).append((int(step), number))
+        for line_number, line in enumerate(handle, start=2):  # a plain split: csv.DictReader takes 5x longer
+            try:
+                step, split, name, value = line.rstrip("\n").split(",")
+                if (split, name) in wanted:
+                    number = float(value)
+                    if math.isfinite(number):
+                        rows.setdefault((split, name), []).append((int(step), number))
+            except ValueError:  # a row torn by a killed writer, or damaged bytes: drawn without it
+                malformed.append(line_number)
+    if malformed:
+        log.warning("%s: %d malformed row(s) left out of the curves (first at line %d)", path, len(malformed),
+                    malformed[0])
     train_name = next((m for m in TRAIN_ACCURACY if ("train", m) in rows), None)
     loss_name = next((m for m in TRAIN_LOSS if ("train", m) in rows), None)
     return (_series(rows.get(("train", train_name), []), 100.0), _series(rows.get(("test", metric), []), 100.0),
