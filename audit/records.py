@@ -107,6 +107,8 @@ def parse_record(data: Any, path: Path) -> RunRecord:
         for name, ev in (("final", final), ("best", best)):
             if ev is not None and not (math.isfinite(ev.value) and 0 <= ev.value <= 100):
                 raise RecordError(f"{name}.value: expected a percentage, got {ev.value!r}")
+            if ev is not None:
+                _check_agreement(name, ev, str(data["metric"]))
     selected = data.get("selected", "final")
     if selected not in ("final", "best"):
         raise RecordError(f"selected: expected 'final' or 'best', got {selected!r}")
@@ -120,6 +122,30 @@ def parse_record(data: Any, path: Path) -> RunRecord:
         wall_time_s=data.get("wall_time_s"), device_hours=data.get("device_hours"),
         steps=data.get("steps"), path=path,
     )
+
+
+AGREEMENT_PP = 1e-6  # value, metrics[metric] and correct/total are one number written three ways
+
+
+def _check_agreement(name: str, ev: Evaluation, metric: str) -> None:
+    """An evaluation's percent must agree with its fraction and its counts: a damaged digit in any of
+    them (bit rot, a hand edit) makes the record untrustworthy instead of silently changing a verdict."""
+    try:
+        fraction = ev.metrics.get(metric)
+        if fraction is not None and abs(ev.value - 100.0 * float(fraction)) > AGREEMENT_PP:
+            raise RecordError(f"{name}.value: {ev.value!r} disagrees with {name}.metrics.{metric} {fraction!r}")
+        if ev.correct is not None and ev.total is not None:
+            correct, total = float(ev.correct), float(ev.total)
+            if not (total > 0 and 0 <= correct <= total):
+                raise RecordError(f"{name}.correct/total: expected 0 <= correct <= total, total > 0, "
+                                  f"got {ev.correct!r}/{ev.total!r}")
+            if abs(ev.value - 100.0 * correct / total) > AGREEMENT_PP:
+                raise RecordError(f"{name}.value: {ev.value!r} disagrees with {name}.correct/total "
+                                  f"{ev.correct!r}/{ev.total!r}")
+    except (TypeError, ValueError) as err:
+        if isinstance(err, RecordError):
+            raise
+        raise RecordError(f"{name}: malformed evaluation ({err})") from None
 
 
 def read_record(path: Path) -> RunRecord:
