@@ -96,6 +96,9 @@ def assess(spec: RunSpec) -> PlannedRun:
             record = read_record(record_path)
         except RecordError as err:
             return PlannedRun(spec, "retry", f"unreadable record, retrained ({err})")
+        if (record.claim_id, record.profile, record.seed) != (spec.claim.id, spec.profile, spec.seed):
+            return PlannedRun(spec, "retry", f"the record there is of {record.claim_id} / {record.profile} / "
+                                             f"seed {record.seed}, retrained")
         if record.config_hash != spec.config.config_hash():
             return PlannedRun(spec, "stale", f"record made with config {record.config_hash}, "
                                              f"profile is now {spec.config.config_hash()}")

@@ -63,8 +63,10 @@ def load_checkpoint(directory: Path) -> Optional[dict]:
         return None
     for stale in directory.glob(".ckpt-*.tmp"):
         stale.unlink(missing_ok=True)  # a write interrupted before its rename
+    damaged = False
     for _, path in list_checkpoints(directory):
         expected = _NAME.match(path.name).group(2)
+        damaged = True  # until this one loads
         if _file_digest(path) != expected:
             _set_aside(path, "digest mismatch")
             continue
@@ -75,7 +77,7 @@ def load_checkpoint(directory: Path) -> Optional[dict]:
             continue
         log.info("resuming from checkpoint %s", path)
         return state
-    if list_checkpoints(directory):
+    if damaged:  # (the damaged files were renamed away, so list_checkpoints no longer shows them)
         log.warning("no intact checkpoint in %s; starting from scratch", directory)
     return None
 
