@@ -2,7 +2,8 @@
 
 `run_seeds(seed, rank)` is the only place seeds are made. Each stream gets its own child of a
 `np.random.SeedSequence` (never Python's salted `hash()`), so streams are independent, the same
-run seed always gives the same numbers on every machine, and seed 0 is as good as any other.
+run seed always gives the same numbers on every machine, and seed 0 is as good as any other. The
+one exception is the loader, which takes the run seed unchanged, as the official loader does.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # Fixed stream indices: changing one changes every run made after the change.
-_MODEL_INIT, _LOADER, _EXPLORATION, _TORCH = 0, 1, 2, 3
+_MODEL_INIT, _EXPLORATION, _TORCH = 0, 2, 3
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,8 @@ class RunSeeds:
     model_init: int
     """torch.manual_seed before building the model; the same on every rank (rank 0's copy wins anyway)."""
     loader: int
-    """training sampler; the loader seeds its Philox with loader + iteration index; same on every rank."""
+    """training sampler; the loader seeds its Philox with loader + iteration index; same on every rank.
+    It is the run seed itself, as in the official code, so seed 0 gives the official batch order."""
     exploration: int
     """torch.Generator of the ACT exploration draws; different per rank (each rank owns its slots)."""
     torch_global: int
@@ -39,7 +41,7 @@ def run_seeds(seed: int, rank: int = 0) -> RunSeeds:
 
     return RunSeeds(
         model_init=child(_MODEL_INIT, False),
-        loader=child(_LOADER, False),
+        loader=int(seed),
         exploration=child(_EXPLORATION, True),
         torch_global=child(_TORCH, True),
     )
