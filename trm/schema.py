@@ -108,7 +108,11 @@ def _coerce(tp: Any, value: Any, field: str, check: Optional[Check]) -> Any:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(field, f"expected a list, got {describe(value)}")
         (item_tp, *rest) = typing.get_args(tp) or (Any,)
-        return tuple(_coerce(item_tp, v, f"{field}[{i}]", None) for i, v in enumerate(value))
+        items = tuple(_coerce(item_tp, v, f"{field}[{i}]", None) for i, v in enumerate(value))
+        problem = check(items) if check is not None else None  # a check on the whole list, e.g. all percentages
+        if problem:
+            raise ConfigError(field, f"{problem}, got {describe(list(items))}")
+        return items
     if dataclasses.is_dataclass(tp):
         return from_dict(tp, value, field)
     if tp is Any:
