@@ -88,6 +88,8 @@ def read_hub_csv(path: Path, cells: Optional[int] = None) -> HubTable:
                 sources[source] += 1
         except csv.Error as err:
             raise DataError(path, f"line {reader.line_num}", f"not valid CSV: {err}") from None
+        except UnicodeDecodeError:
+            raise DataError(path, f"after line {reader.line_num}", "not UTF-8 text") from None
     if not ratings:
         raise DataError(path, None, "no data rows after the header")
     shape = (len(ratings), cells)

@@ -182,12 +182,7 @@ def read_build_info(root: Path) -> Optional[dict]:
     path = Path(root) / BUILD_INFO
     if not path.exists():
         return None
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise DataError(path, f"line {err.lineno}", f"not valid JSON: {err.msg}") from None
-    except UnicodeDecodeError as err:
-        raise DataError(path, None, f"not UTF-8 text (byte {err.start})") from None
+    info = _load_json(path)
     if not isinstance(info, dict):
         raise DataError(path, None, f"expected a JSON object, got {type(info).__name__}")
     return info
@@ -210,17 +205,24 @@ def read_meta(root: Path, split: str) -> DatasetMeta:
     path = Path(root) / split / "dataset.json"
     if not path.exists():
         raise DataError(path, None, "missing (not a processed dataset directory?)")
+    return DatasetMeta.from_json(_load_json(path), path)
+
+
+def _load_json(path: Path):
+    """A JSON file of a processed directory; DataError naming it when it is not UTF-8 JSON."""
     try:
-        return DatasetMeta.from_json(json.loads(path.read_text()), path)
+        return json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise DataError(path, f"line {err.lineno}", f"not valid JSON: {err.msg}") from None
+    except UnicodeDecodeError as err:
+        raise DataError(path, None, f"not UTF-8 text (byte {err.start})") from None
 
 
 def read_identifiers(root: Path) -> list:
     path = Path(root) / IDENTIFIERS
     if not path.exists():
         raise DataError(path, None, "missing")
-    names = json.loads(path.read_text())
+    names = _load_json(path)
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise DataError(path, None, "expected a list of names")
     return names
