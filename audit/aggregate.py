@@ -12,6 +12,7 @@ module only arranges them. Percent everywhere; None (JSON null) means undefined.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from audit.sources import (ASSUMED_SEEDS, Published, RunValue, SourceData, as_pa
                            sd_under, seed_counts, single_evaluation, source_stats)
 
 SUMMARY_FORMAT_VERSION = 1
+MAX_SD_PER_GAP = 1000.0  # plan-seeds refuses gaps below SD / 1000 (over six million seeds per arm)
 PROPORTION_NOTE = "two single evaluations: measures test-set sampling noise only, not seed-to-seed spread"
 
 
@@ -292,14 +294,14 @@ def plan_seeds(registry, records: Iterable, externals: Iterable, claim_id: str, 
     """
     claim = registry.claim(claim_id)
     gap = claim.tolerance_pp if gap is None else gap
-    if gap <= 0:
+    if not (math.isfinite(gap) and gap > 0):
         raise InputError(f"{claim_id}: gap: expected a positive number of percentage points, got {gap}")
     sources, _ = collect_sources(registry, records, externals)
     observed = [(s, source_stats(s)) for s in sources if s.claim_id == claim_id]
     observed = [(s, st) for s, st in observed if st.sd]
     observed.sort(key=lambda pair: (not pair[0].comparable, -(pair[1].n or 0)))
     if sd is not None:
-        if sd <= 0:
+        if not (math.isfinite(sd) and sd > 0):
             raise InputError(f"{claim_id}: sd: expected a positive number of percentage points, got {sd}")
         sd_from, n_current = "stated", None
     elif observed:
@@ -308,6 +310,9 @@ def plan_seeds(registry, records: Iterable, externals: Iterable, claim_id: str, 
     else:
         raise InputError(f"{claim_id}: sd: no source has two or more completed runs with a non-zero SD; "
                          "state one with --sd")
+    if sd / gap > MAX_SD_PER_GAP:  # the seed count would be astronomical (and overflow for tiny gaps)
+        raise InputError(f"{claim_id}: gap: {gap:g} pp is below SD / {MAX_SD_PER_GAP:g} (SD {sd:g} pp); "
+                         "no number of seeds can detect it in practice")
     current = n_current if n_current is not None and n_current >= 2 else None
     return SeedAdvice(
         claim_id, gap, sd, sd_from, n_current,

@@ -37,6 +37,10 @@ def translate_errors(command):
                 raise
             click.echo(f"Error: {err}", err=True)
             sys.exit(2)
+        except OSError as err:  # a path the user gave that cannot be made or read (too long, not a directory)
+            where = f"{err.filename}: " if err.filename else ""
+            click.echo(f"Error: {where}{err.strerror or err}", err=True)
+            sys.exit(2)
 
     return wrapper
 
@@ -98,7 +102,7 @@ def _make_progress(spec):
 @click.option("--profile", default=None, help="Profile to run (default: smoke, a CPU proxy).")
 @click.option("--seeds", default=None, help="Comma-separated seeds, e.g. 0,1,2 (default: 0).")
 @click.option("--num-seeds", type=int, default=None, help="Seeds 0..N-1.")
-@click.option("--runs-dir", default="runs", type=click.Path(path_type=str), show_default=True)
+@click.option("--runs-dir", default="runs", type=click.Path(file_okay=False, path_type=str), show_default=True)
 @click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), show_default=True)
 @click.option("--nproc-per-node", default=1, type=click.IntRange(min=1), show_default=True,
               help="Processes (devices) per run, launched with torchrun.")
@@ -162,7 +166,7 @@ def run(claims_files, claim_ids, profile, seeds, num_seeds, runs_dir, device, np
 @click.argument("results_file", type=click.Path(path_type=str))
 @click.option("--claims", "claims_paths", multiple=True, default=("claims",), show_default=True,
               type=click.Path(path_type=str), help="Claims files or directories the results must refer to.")
-@click.option("--runs-dir", default="runs", type=click.Path(path_type=str), show_default=True)
+@click.option("--runs-dir", default="runs", type=click.Path(file_okay=False, path_type=str), show_default=True)
 @click.option("--replace", "replace_existing", is_flag=True, help="Overwrite a different file of the same name.")
 @translate_errors
 def import_results(results_file, claims_paths, runs_dir, replace_existing):
@@ -190,7 +194,7 @@ def import_results(results_file, claims_paths, runs_dir, replace_existing):
               help="Seed SD, pp (default: observed; comparable sources first, then the most runs).")
 @click.option("--claims", "claims_paths", multiple=True, default=("claims",), show_default=True,
               type=click.Path(path_type=str), help="Claims files or directories.")
-@click.option("--runs-dir", default="runs", type=click.Path(path_type=str), show_default=True)
+@click.option("--runs-dir", default="runs", type=click.Path(file_okay=False, path_type=str), show_default=True)
 @translate_errors
 def plan_seeds_command(claim_id, gap, sd, claims_paths, runs_dir):
     """Seeds needed to detect a gap with a one-sided test at alpha 0.05 and power 0.8."""
@@ -270,7 +274,7 @@ def data_show(directory):
 
 
 @cli.command()
-@click.option("--runs-dir", default="runs", type=click.Path(path_type=str), show_default=True,
+@click.option("--runs-dir", default="runs", type=click.Path(file_okay=False, path_type=str), show_default=True,
               help="Run records, and external results under runs/external/.")
 @click.option("--claims", "claims_paths", multiple=True, default=("claims",), show_default=True,
               type=click.Path(path_type=str), help="Claims files or directories.")

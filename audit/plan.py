@@ -16,6 +16,7 @@ from audit.registry import Claim, Registry
 from trm.config import TrainConfig
 
 STATES = ("new", "resume", "retry", "done", "stale")
+MAX_SEEDS = 10_000  # far more than any audit trains; a typo like --num-seeds 1000000000 must not hang the planner
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,8 @@ def parse_seeds(seeds: Optional[str], num_seeds: Optional[int]) -> list[int]:
     if seeds is not None and num_seeds is not None:
         raise InputError("--seeds and --num-seeds: give one of them, not both")
     if num_seeds is not None:
-        if num_seeds < 1:
-            raise InputError(f"--num-seeds: expected a positive integer, got {num_seeds}")
+        if not 1 <= num_seeds <= MAX_SEEDS:
+            raise InputError(f"--num-seeds: expected an integer from 1 to {MAX_SEEDS}, got {num_seeds}")
         return list(range(num_seeds))
     if seeds is None:
         return [0]
@@ -68,6 +69,8 @@ def parse_seeds(seeds: Optional[str], num_seeds: Optional[int]) -> list[int]:
         out.append(int(part))
     if len(set(out)) != len(out):
         raise InputError(f"--seeds: a seed is listed twice in {seeds!r}")
+    if len(out) > MAX_SEEDS:
+        raise InputError(f"--seeds: at most {MAX_SEEDS} seeds, got {len(out)}")
     return out
 
 

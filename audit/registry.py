@@ -26,9 +26,14 @@ CLAIM_ID = re.compile(r"^[a-z0-9][a-z0-9_.+-]*(/[a-z0-9][a-z0-9_.+-]*)*$")
 METRICS_BY_TASK = {"sudoku": ("exact_accuracy",), "maze": ("exact_accuracy",), "arc": ("pass@1", "pass@2")}
 
 
+MAX_NAME_PART = 100  # characters per '/'-separated part: each becomes a directory name (file systems allow 255 bytes)
+
+
 def _claim_id(value: str) -> Optional[str]:
     if not CLAIM_ID.match(value) or ".." in value:
         return "expected lower-case words joined by '/', '-', '_' or '.' (no '..')"
+    if max(len(part) for part in value.split("/")) > MAX_NAME_PART:
+        return f"expected at most {MAX_NAME_PART} characters between slashes (each part is a directory name)"
     return None
 
 
@@ -225,8 +230,9 @@ def _parse_profiles(raw: Any, claim: Claim) -> dict[str, Profile]:
     profiles = {}
     for name, body in raw.items():
         where = f"profiles.{name}"
-        if not isinstance(name, str) or not CLAIM_ID.match(name):
-            raise ConfigError(where, "expected a profile name of lower-case letters, digits and '-'")
+        if not isinstance(name, str) or not CLAIM_ID.match(name) or _claim_id(name):
+            raise ConfigError(where, "expected a profile name of lower-case letters, digits and '-' "
+                              f"(at most {MAX_NAME_PART} characters)")
         profile = replace(from_dict(Profile, body, where), name=name)
         _check_profile_fits_claim(profile, claim, where)
         profiles[name] = profile
