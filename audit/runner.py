@@ -22,7 +22,7 @@ from typing import Callable, Iterator, Optional
 
 from audit.errors import InputError
 from audit.plan import RunSpec, assess
-from audit.records import FORMAT_VERSION, RunRecord, write_json_atomic, write_record
+from audit.records import FORMAT_VERSION, RECORD_NAME, RunRecord, parse_record, write_json_atomic, write_record
 
 log = logging.getLogger(__name__)
 
@@ -162,18 +162,33 @@ def run_one(spec: RunSpec, trainer: Trainer, *, rerun_stale: bool = False) -> Op
             started = _now()
             try:
                 result = trainer(spec)
-            except (InputError, ValueError) as err:
+            except Exception as err:  # out of memory, a full disk at a checkpoint, a dead worker, a bug
                 if _is_bad_input(err):
                     raise InputError(str(err)) from None
-                result = _failure(err)
-            except MemoryError as err:
-                result = _failure(err)
-            except RuntimeError as err:  # e.g. CUDA out of memory, a dead torchrun worker
-                result = _failure(err)
-            return write_record(spec.directory, build_record(spec, result, started=started, ended=_now()))
+                result = _failure(err)  # this run fails with its reason; the plan's other runs go on
+            return _write_record_or_failure(spec, build_record(spec, result, started=started, ended=_now()))
     except RunLocked:
         log.info("%s is being run by another process; skipped", spec.name)
         return None
+
+
+def _write_record_or_failure(spec: RunSpec, data: dict) -> RunRecord:
+    """Write run.json; if that fails (a full disk), write a short failed record that says why instead.
+
+    The trainer's final checkpoint stays, so the next `trm-audit run` retries the run and only has
+    to write its record. If even the failed record cannot be written, it is returned unwritten, for
+    the caller to print, and the plan goes on.
+    """
+    try:
+        return write_record(spec.directory, data)
+    except OSError as err:
+        reason = f"its record could not be written ({type(err).__name__}: {err})"
+        log.error("%s: %s", spec.name, reason)
+        failed = dict(data, status="failed", error=reason[:500], evaluations=[])
+        try:
+            return write_record(spec.directory, failed)
+        except OSError:
+            return parse_record(failed, spec.directory / RECORD_NAME)
 
 
 def _remove_interrupted_writes(directory: Path) -> None:
