@@ -159,17 +159,47 @@ def run_one(spec: RunSpec, trainer: Trainer, *, rerun_stale: bool = False) -> Op
             state = assess(spec)  # re-checked under the lock: another process may have finished it
             if state.state == "done" or (state.state == "stale" and not rerun_stale):
                 return None
+            if state.state == "stale":  # retrained under a changed profile: its checkpoints are of the old config
+                _set_aside_checkpoints(spec, state.note)
             started = _now()
-            try:
-                result = trainer(spec)
-            except Exception as err:  # out of memory, a full disk at a checkpoint, a dead worker, a bug
-                if _is_bad_input(err):
-                    raise InputError(str(err)) from None
-                result = _failure(err)  # this run fails with its reason; the plan's other runs go on
+            result = _attempt(spec, trainer)
             return _write_record_or_failure(spec, build_record(spec, result, started=started, ended=_now()))
     except RunLocked:
         log.info("%s is being run by another process; skipped", spec.name)
         return None
+
+
+def _attempt(spec: RunSpec, trainer: Trainer) -> dict:
+    """The trainer's result, or a failed result with the reason; bad input raises InputError."""
+    try:
+        return trainer(spec)
+    except Exception as err:  # out of memory, a full disk at a checkpoint, a dead worker, a bug
+        if _is_bad_input(err):
+            raise InputError(str(err)) from None
+        if _is_config_mismatch(err) and (spec.directory / "checkpoint").exists():
+            # An unfinished run of an earlier version of the profile: its checkpoints cannot be
+            # resumed under this config. Keep them aside and start this config from scratch.
+            _set_aside_checkpoints(spec, str(err))
+            return _attempt(spec, trainer)
+        return _failure(err)  # this run fails with its reason; the plan's other runs go on
+
+
+def _is_config_mismatch(err: Exception) -> bool:
+    """trm.train.ResumeMismatch about the config (not the world size, whose progress must not be dropped)."""
+    return type(err).__name__ == "ResumeMismatch" and str(err).startswith("checkpoint config")
+
+
+def _set_aside_checkpoints(spec: RunSpec, why: str) -> None:
+    """Move `checkpoint/` to `checkpoint.superseded-<n>/` (kept, never resumed) and say so."""
+    source = spec.directory / "checkpoint"
+    if not source.exists():
+        return
+    number = 1
+    while (spec.directory / f"checkpoint.superseded-{number}").exists():
+        number += 1
+    target = spec.directory / f"checkpoint.superseded-{number}"
+    os.replace(source, target)
+    log.warning("%s: %s; its checkpoints moved to %s, training starts from scratch", spec.name, why, target)
 
 
 def _write_record_or_failure(spec: RunSpec, data: dict) -> RunRecord:
