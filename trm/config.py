@@ -45,6 +45,9 @@ class ModelConfig:
     forward_dtype: Literal["auto", "float32", "bfloat16"] = spec(
         "auto", doc="compute dtype; auto = bfloat16 on CUDA, float32 on CPU (same maths)")
     loss_type: Literal["stablemax", "softmax"] = spec("stablemax", doc="cross entropy of the lm head")
+    cpu_matmul: Literal["torch", "onednn"] = spec("torch", doc=(
+        "float32 CPU matmuls: torch (MKL, bit for bit the official code) or onednn (2-3x faster on AMD CPUs, "
+        "equal up to summation order); bfloat16 uses oneDNN either way"))
 
     def validate(self) -> None:
         if self.hidden_size % self.num_heads:

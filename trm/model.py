@@ -101,6 +101,30 @@ class RecursiveModel(nn.Module):
 
         self.register_buffer("H_init", _bf16_rounded(truncated_normal_(torch.empty(width), 1.0)))
         self.register_buffer("L_init", _bf16_rounded(truncated_normal_(torch.empty(width), 1.0)))
+        self.use_onednn_float32(cfg.cpu_matmul == "onednn")
+
+    def compile(self, **kwargs) -> None:
+        """torch.compile each block in place (OptimConfig.compile); the recursion loops stay eager.
+
+        A block is what the recursion repeats (~40 calls per supervision step), so one compiled
+        graph per grad mode serves every call, while compiling the whole forward would unroll
+        every cycle into one huge graph. The fused element-wise kernels (RMSNorm in float32,
+        SwiGLU, residual adds, casts) round like the eager ones up to summation order.
+        """
+        for stack in (self.f_L, self.f_H):
+            if stack is not None:
+                for block in stack.blocks:
+                    block.compile(**kwargs)
+
+    def use_onednn_float32(self, enabled: bool = True) -> None:
+        """Send float32 CPU matmuls to oneDNN instead of MKL (see `trm.layers.Linear`).
+
+        2-3x faster matmuls on AMD CPUs, the same maths in another summation order: results are
+        no longer bit-identical to the official float32 code, only equal to rounding.
+        """
+        for module in self.modules():
+            if isinstance(module, Linear):
+                module.onednn_float32 = enabled
 
     @property
     def compute_dtype(self) -> torch.dtype:

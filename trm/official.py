@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -186,9 +187,10 @@ def load_official_checkpoint(path: Union[str, Path], config: Union[dict, ModelCo
     return model
 
 
-def _fixture_model(folder: Path, fixture: dict, overrides: dict) -> tuple[RecursiveModel, dict[str, str]]:
+def _fixture_model(folder: Path, fixture: dict, overrides: dict, cpu_matmul: str = "torch") -> tuple[RecursiveModel, dict[str, str]]:
     resolved = dict(fixture["resolved_config"], **overrides)
     cfg = model_config_from_official({**resolved, "model_class": fixture["model_class"], "loss_type": fixture["loss_type"]})
+    cfg = replace(cfg, cpu_matmul=cpu_matmul)
     model = RecursiveModel(cfg, seq_len=resolved["seq_len"], vocab_size=resolved["vocab_size"],
                            num_puzzle_identifiers=resolved["num_puzzle_identifiers"])
     mapping = load_official_state_dict(model, torch.load(folder / "state_dict.pt", map_location="cpu", weights_only=True))
@@ -201,8 +203,10 @@ def _step_record(carry, out) -> dict:
             "halted": carry.halted.clone(), "steps": carry.steps.clone()}
 
 
-def run_fixture(folder: Union[str, Path]) -> dict:
+def run_fixture(folder: Union[str, Path], *, cpu_matmul: str = "torch") -> dict:
     """Replay an official-equivalence fixture with our model; returns a dict laid out like expected.pt.
+
+    cpu_matmul: the model's float32 CPU matmul kernels (ModelConfig.cpu_matmul).
 
     Eval record (the official evaluate() loop on batch.pt from the all-halted initial carry, until
     every slot halted): per-step lists `logits`, `q_halt_logits`, `q_continue_logits`, `loss`,
@@ -215,7 +219,7 @@ def run_fixture(folder: Union[str, Path]) -> dict:
     fixture = json.loads((folder / "config.json").read_text())
     batch = torch.load(folder / "batch.pt", map_location="cpu", weights_only=True)
 
-    model, _ = _fixture_model(folder, fixture, {})
+    model, _ = _fixture_model(folder, fixture, {}, cpu_matmul)
     model.eval()
     steps = []
     with torch.no_grad():
@@ -227,12 +231,12 @@ def run_fixture(folder: Union[str, Path]) -> dict:
                 break
     result: dict[str, Any] = {key: [step[key] for step in steps] for key in steps[0]}
     result["num_steps"] = len(steps)
-    result["train"] = _train_record(folder, fixture, batch)
+    result["train"] = _train_record(folder, fixture, batch, cpu_matmul)
     return result
 
 
-def _train_record(folder: Path, fixture: dict, batch: dict) -> dict:
-    model, mapping = _fixture_model(folder, fixture, fixture.get("train_config_overrides", {}))
+def _train_record(folder: Path, fixture: dict, batch: dict, cpu_matmul: str) -> dict:
+    model, mapping = _fixture_model(folder, fixture, fixture.get("train_config_overrides", {}), cpu_matmul)
     model.train()
     generator = torch.Generator().manual_seed(12345)
     carry = initial_carry(model, batch)
