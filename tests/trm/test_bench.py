@@ -1,0 +1,203 @@
+"""The speed work: trm.bench (JSON, FLOP counting, configs matching the official bench) and the
+fast paths of the layers (cached casts, oneDNN matmuls, the gated-SiLU backward), which must
+compute what the plain autograd of the official formulation computes."""
+import importlib.util
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from trm.bench import PAPER_SETUPS, BenchSetup, flop_count, main, official_bench_config, resolve_setup, run_bench
+from trm.config import ModelConfig, OptimConfig
+from trm.layers import Linear, SwiGLU, matmul_nt
+from trm.model import RecursiveModel
+from trm.official import compare_fixture, run_fixture
+
+OFFICIAL_BENCH = Path("/work/shared/bench/official_step_bench.py")
+FIXTURES = Path(__file__).parents[1] / "data" / "official"
+BENCH_KEYS = {"config", "dtype", "batch_size", "threads", "ms_per_step_median", "ms_per_step_min", "ms_per_step_max",
+              "samples_per_s", "gflop_per_step", "achieved_gflops", "matmul_ceiling_gflops", "utilisation",
+              "eff_cores", "peak_rss_mib"}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _official_bench():
+    if not OFFICIAL_BENCH.exists():
+        pytest.skip(f"{OFFICIAL_BENCH} is not on this machine")
+    spec = importlib.util.spec_from_file_location("official_step_bench", OFFICIAL_BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+TINY = BenchSetup("tiny", ModelConfig(hidden_size=32, num_heads=2, h_cycles=2, l_cycles=2, mixer="attention",
+                                      pos_encodings="rope", puzzle_emb_ndim=32, puzzle_emb_len=1, halt_max_steps=3,
+                                      forward_dtype="float32"),
+                  seq_len=16, vocab_size=6, batch_size=4, optim=OptimConfig(global_batch_size=4))
+
+
+# ---- the bench ---------------------------------------------------------------------------------
+
+def test_bench_prints_one_json_line_with_every_key(capsys):
+    main(["smoke:sudoku-extreme/trm-mlp", "--batch-size", "4", "--steps", "1", "--warmup", "1", "--threads", "1",
+          "--eval", "--eval-steps", "1", "--ceiling-seconds", "0.01"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1
+    result = json.loads(lines[0])
+    assert BENCH_KEYS <= set(result)
+    assert result["config"] == "smoke:sudoku-extreme/trm-mlp" and result["batch_size"] == 4 and result["threads"] == 1
+    assert result["ms_per_step_min"] <= result["ms_per_step_median"] <= result["ms_per_step_max"]
+    assert result["utilisation"] == pytest.approx(result["achieved_gflops"] / result["matmul_ceiling_gflops"])
+    assert result["loss_finite"] and result["eval"]["act_steps"] == 6 and result["eval"]["samples_per_s"] > 0
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_run_bench_trains_a_tiny_model(dtype):
+    result = run_bench(TINY, dtype=dtype, threads=1, steps=2, warmup=1, ceiling_seconds=0.01)
+    assert result["loss_finite"] and len(result["ms_per_step_all"]) == 2
+    assert result["gflop_per_step"] == pytest.approx(flop_count(TINY.model, 16, 6, 4).train_step / 1e9)
+
+
+def test_unknown_config_names_the_choices():
+    with pytest.raises(KeyError, match="sudoku-mlp-full"):
+        resolve_setup("sudoku-mlp-huge")
+    with pytest.raises(KeyError, match="smoke:sudoku-extreme/trm-mlp"):
+        resolve_setup("smoke:no-such/claim")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["nope"])
+    assert exit_info.value.code == 2
+
+
+def test_smoke_profile_comes_from_the_registry():
+    setup = resolve_setup("smoke:sudoku-extreme/hrm")
+    assert setup.model.arch == "hrm" and setup.seq_len == 36 and setup.vocab_size == 8 and setup.batch_size == 64
+
+
+# Train-step and eval-step FLOPs at each paper configuration's own batch, from the official bench's formula.
+OFFICIAL_FLOPS = {
+    "sudoku-mlp-full": (2_734_224_900_096, 1_640_478_998_528),
+    "sudoku-att-full": (3_048_387_444_736, 1_828_976_525_312),
+    "hrm-sudoku-att": (2_345_799_909_376, 879_667_576_832),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OFFICIAL_FLOPS))
+def test_flop_count_matches_the_official_formula_numbers(name):
+    setup = PAPER_SETUPS[name]
+    flops = flop_count(setup.model, setup.seq_len, setup.vocab_size, setup.batch_size)
+    assert (flops.train_step, flops.eval_act_step) == OFFICIAL_FLOPS[name]
+
+
+@pytest.mark.parametrize("name", sorted(PAPER_SETUPS))
+def test_paper_setups_and_flops_equal_the_official_bench(name):
+    official = _official_bench()
+    theirs = dict(official.CONFIGS[name], puzzle_emb_ndim=official.CONFIGS[name]["hidden_size"])
+    setup = PAPER_SETUPS[name]
+    assert official_bench_config(setup) == theirs
+    ours = flop_count(setup.model, setup.seq_len, setup.vocab_size, 48)
+    expected = official.flops(theirs, 48)
+    assert (ours.train_step, ours.eval_act_step, ours.block_apps_forward, ours.block_apps_grad) == (
+        expected["train_step_flops"], expected["eval_act_step_flops"], expected["block_apps_fwd_train"],
+        expected["block_apps_grad"])
+
+
+def test_smoke_setup_translates_to_an_official_config_with_the_same_flops():
+    official = _official_bench()
+    for name in ("smoke:sudoku-extreme/trm-mlp", "smoke:sudoku-extreme/hrm", "smoke:arc-agi-1/trm-att"):
+        setup = resolve_setup(name)
+        theirs = official_bench_config(setup)
+        assert official.flops(theirs, 8)["train_step_flops"] == flop_count(setup.model, setup.seq_len,
+                                                                          setup.vocab_size, 8).train_step
+
+
+# ---- fast paths compute the official formulation ------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_linear_and_swiglu_equal_plain_autograd_bit_for_bit(dtype):
+    """Cached casts and the gated-SiLU backward change no bit: forward, input and weight gradients."""
+    torch.manual_seed(0)
+    mlp = SwiGLU(24, 4.0)
+    x = torch.randn(3, 5, 24).to(dtype).requires_grad_()
+    grad = torch.randn(3, 5, 24).to(dtype)
+    mine = mlp(x)
+    mine.backward(grad)
+    ours = (mine.detach(), x.grad.clone(), mlp.gate_up.weight.grad.clone(), mlp.down.weight.grad.clone())
+    x.grad = None
+    mlp.zero_grad()
+    gate, up = F.linear(x, mlp.gate_up.weight.to(dtype)).chunk(2, dim=-1)  # the official SwiGLU
+    reference = F.linear(F.silu(gate) * up, mlp.down.weight.to(dtype))
+    reference.backward(grad)
+    theirs = (reference.detach(), x.grad, mlp.gate_up.weight.grad, mlp.down.weight.grad)
+    assert all(torch.equal(a, b) for a, b in zip(ours, theirs))
+    assert mlp.gate_up.weight.grad.dtype == torch.float32  # master gradients stay float32
+
+
+def test_cached_cast_follows_in_place_weight_updates():
+    layer = Linear(8, 4)
+    x = torch.randn(2, 8, dtype=torch.bfloat16)
+    first = layer(x)
+    assert layer.weight_as(torch.bfloat16) is layer.weight_as(torch.bfloat16)  # cast once, reused
+    with torch.no_grad():
+        layer.weight.mul_(2.0)  # what an optimizer step does
+    assert torch.equal(layer(x), F.linear(x, layer.weight.to(torch.bfloat16)))
+    assert not torch.equal(layer(x), first)
+
+
+@pytest.mark.parametrize("shape", [(64, 48, 40), (7, 97, 33)])
+def test_onednn_matmul_is_float32_exact_up_to_summation_order(shape):
+    m, k, n = shape
+    torch.manual_seed(0)
+    a, b = torch.randn(m, k), torch.randn(n, k)
+    exact = a.double() @ b.double().t()
+    bound = 4 * k * torch.finfo(torch.float32).eps * (a.double().abs() @ b.double().abs().t())  # classic dot bound
+    for product in (matmul_nt(a, b, onednn=True), matmul_nt(a.t().contiguous().t(), b.t().contiguous().t(), onednn=True)):
+        assert product.dtype == torch.float32
+        assert bool(((product.double() - exact).abs() <= bound).all())
+
+
+def test_onednn_linear_gradients_match_autograd():
+    torch.manual_seed(0)
+    layer = Linear(40, 24)
+    layer.onednn_float32 = True
+    x = torch.randn(6, 5, 40, requires_grad=True)
+    grad = torch.randn(6, 5, 24)
+    layer(x).backward(grad)
+    ours = (x.grad.clone(), layer.weight.grad.clone())
+    x.grad, layer.weight.grad = None, None
+    F.linear(x, layer.weight).backward(grad)
+    assert torch.allclose(ours[0], x.grad, rtol=1e-5, atol=1e-6)
+    assert torch.allclose(ours[1], layer.weight.grad, rtol=1e-5, atol=1e-5)
+
+
+def test_cpu_matmul_setting_reaches_every_linear():
+    cfg = ModelConfig(hidden_size=32, num_heads=2, puzzle_emb_ndim=32, cpu_matmul="onednn")
+    model = RecursiveModel(cfg, seq_len=9, vocab_size=5, num_puzzle_identifiers=1)
+    flags = {m.onednn_float32 for m in model.modules() if isinstance(m, Linear)}
+    assert flags == {True}
+    model.use_onednn_float32(False)
+    assert {m.onednn_float32 for m in model.modules() if isinstance(m, Linear)} == {False}
+
+
+@pytest.mark.parametrize("folder", ["trm_att_tiny", "trm_att_learned_tiny", "hrm_att_tiny"])
+def test_onednn_float32_reproduces_the_attention_fixtures(folder):
+    """oneDNN's float32 matmuls stay within the fixture tolerances where rounding is not amplified."""
+    result = run_fixture(FIXTURES / folder, cpu_matmul="onednn")
+    assert compare_fixture(result, torch.load(FIXTURES / folder / "expected.pt", weights_only=False)) == []
+
+
+def test_mlp_fixture_tolerates_no_reordered_sum():
+    """Why `cpu_matmul` defaults to torch: trm_mlp_tiny amplifies any change of summation order past
+    its tolerance (oneDNN here), so only torch's own float32 kernels reproduce it."""
+    expected = torch.load(FIXTURES / "trm_mlp_tiny" / "expected.pt", weights_only=False)
+    assert compare_fixture(run_fixture(FIXTURES / "trm_mlp_tiny"), expected) == []
+    assert compare_fixture(run_fixture(FIXTURES / "trm_mlp_tiny", cpu_matmul="onednn"), expected) != []
