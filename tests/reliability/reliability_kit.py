@@ -216,6 +216,7 @@ class Outcome:
 def trm_audit(args: list[str], cwd: Path, *, fault: Optional[str] = None, count: Optional[Path] = None,
               timeout: float = 300) -> Outcome:
     """Run `trm-audit ARGS` in `cwd` (with a fault planted, if given) and wait for it."""
+    Path(cwd).mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     done = subprocess.run(trm_audit_command(args, fault=fault, count=count), cwd=cwd, env=child_env(),
                           capture_output=True, text=True, timeout=timeout)
@@ -224,6 +225,7 @@ def trm_audit(args: list[str], cwd: Path, *, fault: Optional[str] = None, count:
 
 def trm_audit_killed_after(args: list[str], cwd: Path, delay_s: float, *, timeout: float = 300) -> Outcome:
     """Start `trm-audit ARGS`, SIGKILL it after `delay_s` seconds unless it ended first."""
+    Path(cwd).mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     child = subprocess.Popen(trm_audit_command(args), cwd=cwd, env=child_env(), stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
@@ -238,6 +240,7 @@ def trm_audit_killed_after(args: list[str], cwd: Path, delay_s: float, *, timeou
 def trm_audit_killed_when(args: list[str], cwd: Path, should_kill, *, poll_s: float = 0.01,
                           timeout: float = 300) -> Outcome:
     """Start `trm-audit ARGS`, SIGKILL it as soon as `should_kill()` is true (polled), unless it ends first."""
+    Path(cwd).mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     child = subprocess.Popen(trm_audit_command(args), cwd=cwd, env=child_env(), stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
