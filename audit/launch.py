@@ -90,12 +90,31 @@ def _run_in_child(spec: RunSpec, options: LaunchOptions, threads: int) -> Option
     return run_one(spec, trainer_for(options), rerun_stale=options.rerun_stale)
 
 
+def _exit_with_parent(parent_pid: int) -> None:
+    """Worker initializer: end the worker soon after the launching process is gone.
+
+    Killed with SIGKILL, the launcher cannot stop its pool; its workers used to finish their run and
+    then wait forever for work (orphans holding memory and the launcher's output pipes). Now a
+    worker whose parent changed exits at once, as if killed with it; its run resumes next time.
+    """
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _execute_parallel(todo: list[RunSpec], options: LaunchOptions, on_done) -> None:
     threads = max(1, (os.cpu_count() or 1) // options.parallel)
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
-    with futures.ProcessPoolExecutor(max_workers=options.parallel, mp_context=context) as pool:
+    with futures.ProcessPoolExecutor(max_workers=options.parallel, mp_context=context,
+                                     initializer=_exit_with_parent, initargs=(os.getpid(),)) as pool:
         jobs = {pool.submit(_run_in_child, spec, options, threads): spec for spec in todo}
         for job in futures.as_completed(jobs):
             on_done(jobs[job], job.result())

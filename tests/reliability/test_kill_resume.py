@@ -6,6 +6,7 @@ checkpoints every 5, two evaluations). scripts/reliability.py runs many more kil
 """
 from __future__ import annotations
 
+import os
 import random
 
 import reliability_kit as kit
@@ -63,3 +64,22 @@ def test_sigkill_at_each_kind_of_write_then_rerun_matches_uninterrupted_plan(ref
     assert final.returncode == 0, final.stderr
     assert "2 done" in final.stdout and not count.exists()
     _assert_matches_reference(reference_plan, tmp_path / "runs")
+
+
+def test_sigkill_of_a_parallel_run_leaves_no_orphan_workers(reference_plan, tmp_path):
+    """Regression: SIGKILL of `trm-audit run --parallel 2` left its pool workers alive for good (they
+    finished their run, then waited forever for work, holding the launcher's output pipe open). Now
+    they exit with their parent; the rerun resumes their runs."""
+    args = kit.plan_args(tmp_path / "runs", tmp_path / "cache") + ["--parallel", "2"]
+    outcome = kit.trm_audit_killed_when(args, tmp_path, lambda: kit.metrics_rows(tmp_path / "runs") >= 60,
+                                        timeout=120)  # waits for every holder of the output pipe: the workers too
+    assert outcome.killed, outcome.stderr
+    final = kit.trm_audit(args, tmp_path)
+    assert final.returncode == 0, final.stderr
+    records = kit.plan_signatures(tmp_path / "runs")
+    assert sorted(records) == sorted(reference_plan.signatures)
+    assert all(signature["record"]["status"] == "completed" for signature in records.values())
+    assert kit.torn_files(tmp_path / "runs") == []
+    if max(1, (os.cpu_count() or 1) // 2) == 1:  # the workers train on one thread each, as the reference did
+        for run, expected in reference_plan.signatures.items():
+            assert kit.differences(expected, records[run]) == [], run
