@@ -143,3 +143,15 @@ def test_duplicate_ids_across_files(tmp_path):
 def test_missing_path_is_bad_input():
     result = CliRunner().invoke(cli, ["claims", "no/such/file.yaml", "--no-count"])
     assert result.exit_code == 2 and "no such claims file" in result.output
+
+
+def test_claims_json_counts_the_paper_models_parameters():
+    from audit.listing import list_claims
+
+    listing = list_claims(load_registry([ROOT / "claims"]))
+    counted = {c["id"]: c["params_counted"] for c in listing["claims"]}
+    assert counted == {  # trm-spec.md §5.3, counted on the meta device
+        "sudoku-extreme/trm-mlp": 5_028_866, "sudoku-extreme/trm-att": 6_828_034, "maze-hard/trm-att": 6_822_914,
+        "arc-agi-1/trm-att": 6_829_058, "arc-agi-1/trm-att-h3l6": 6_829_058, "sudoku-extreme/hrm": 27_275_266,
+        "maze-hard/hrm": 27_270_146, "arc-agi-1/hrm": 27_276_290,
+    }
