@@ -73,10 +73,13 @@ def our_command(args, config: str, dtype: str) -> list[str]:
                "--steps", str(args.steps)]
     if args.batch_size:
         command += ["--batch-size", str(args.batch_size)]
-    if args.threads:
-        command += ["--threads", str(args.threads)]
+    threads = args.our_threads or args.threads
+    if threads:
+        command += ["--threads", str(threads)]
     if args.eval:
         command += ["--eval", "--eval-steps", str(_eval_steps(args, resolve_setup(config)))]
+        if args.our_eval_batch_size:
+            command += ["--eval-batch-size", str(args.our_eval_batch_size)]
     if args.cpu_matmul:
         command += ["--cpu-matmul", args.cpu_matmul]
     if args.compile:
@@ -131,7 +134,12 @@ def main(argv=None) -> int:
                         "as its bench runs on CPU)")
     parser.add_argument("--profile", type=int, default=0, help="ours: list the TOP operators of one more step")
     parser.add_argument("--omp-wait-policy", choices=["passive", "active", "unset"], default="unset",
-                        help="OMP_WAIT_POLICY for both sides (unset: the environment's)")
+                        help="OMP_WAIT_POLICY for both sides (unset: as the environment has it)")
+    parser.add_argument("--our-threads", default=None,
+                        help="ours only: N or 'auto' (threads from the cores the load leaves); default --threads")
+    parser.add_argument("--our-omp-wait-policy", choices=["passive", "active", "unset"], default=None,
+                        help="ours only: OMP_WAIT_POLICY (unset: removed; default: as --omp-wait-policy)")
+    parser.add_argument("--our-eval-batch-size", type=int, default=None, help="ours only: evaluation batch")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per benchmark process")
     parser.add_argument("--out", type=Path, default=None, help="append one JSON line per pair here")
     args = parser.parse_args(argv)
@@ -141,6 +149,11 @@ def main(argv=None) -> int:
     env = dict(os.environ, OFFICIAL_TRM=str(args.official.resolve()))
     if args.omp_wait_policy != "unset":
         env["OMP_WAIT_POLICY"] = args.omp_wait_policy.upper()
+    our_env = dict(env)
+    if args.our_omp_wait_policy:
+        our_env.pop("OMP_WAIT_POLICY", None)
+        if args.our_omp_wait_policy != "unset":
+            our_env["OMP_WAIT_POLICY"] = args.our_omp_wait_policy.upper()
     failures = 0
     for config in args.configs:
         for dtype in args.dtypes:
@@ -148,8 +161,9 @@ def main(argv=None) -> int:
             for pair in range(args.pairs):
                 load_before = _loadavg()
                 official = run_json(official_command(args, config, dtype), env, args.timeout)
-                ours = run_json(our_command(args, config, dtype), env, args.timeout)
+                ours = run_json(our_command(args, config, dtype), our_env, args.timeout)
                 record = {"config": config, "dtype": dtype, "pair": pair, "threads": args.threads,
+                          "our_threads": ours.get("threads"), "our_omp_wait_policy": our_env.get("OMP_WAIT_POLICY"),
                           "batch_size": ours.get("batch_size", official.get("batch_size")),
                           "cpu_matmul": ours.get("cpu_matmul"), "compile": args.compile,
                           "omp_wait_policy": env.get("OMP_WAIT_POLICY"), "loadavg_before": load_before,

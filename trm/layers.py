@@ -117,7 +117,7 @@ class Linear(nn.Module):
         self.weight = nn.Parameter(truncated_normal_(torch.empty(out_features, in_features), 1.0 / math.sqrt(in_features)))
         self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
         self.onednn_float32 = False
-        self._cast: Optional[tuple[tuple, torch.Tensor]] = None
+        self._casts: dict[bool, tuple[tuple, torch.Tensor]] = {}  # by inference mode, see weight_as
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.bias is not None:  # only the tiny Q head has a bias
@@ -127,14 +127,20 @@ class Linear(nn.Module):
         return _LinearFunction.apply(x, self.weight, self.weight_as(x.dtype), self.onednn_float32 and x.dtype == torch.float32)
 
     def weight_as(self, dtype: torch.dtype) -> torch.Tensor:
-        """The weight's values in `dtype`, detached; re-cast only after the weight changed in place."""
+        """The weight's values in `dtype`, detached; re-cast only after the weight changed in place.
+
+        A cast made under inference mode is an inference tensor, which autograd may not save, so
+        evaluation keeps its own copy instead of handing it to the next training step.
+        """
         weight = self.weight.detach()
         if weight.dtype == dtype:
             return weight
         key = (dtype, weight.data_ptr(), weight._version)
-        if self._cast is None or self._cast[0] != key:
-            self._cast = (key, weight.to(dtype))
-        return self._cast[1]
+        inference = torch.is_inference_mode_enabled()
+        cached = self._casts.get(inference)
+        if cached is None or cached[0] != key:
+            cached = self._casts[inference] = (key, weight.to(dtype))
+        return cached[1]
 
 
 class Embedding(nn.Module):

@@ -108,13 +108,15 @@ class RecursiveModel(nn.Module):
 
         A block is what the recursion repeats (~40 calls per supervision step), so one compiled
         graph per grad mode serves every call, while compiling the whole forward would unroll
-        every cycle into one huge graph. The fused element-wise kernels (RMSNorm in float32,
-        SwiGLU, residual adds, casts) round like the eager ones up to summation order.
+        every cycle into one huge graph. Inductor is asked to round every intermediate to the
+        compute dtype as eager does (`emulate_precision_casts`): a compiled bfloat16 block gives
+        the eager bits; in float32 fused reductions may sum in another order.
         """
+        options = {"emulate_precision_casts": True, **kwargs.pop("options", {})}
         for stack in (self.f_L, self.f_H):
             if stack is not None:
                 for block in stack.blocks:
-                    block.compile(**kwargs)
+                    block.compile(options=options, **kwargs)
 
     def use_onednn_float32(self, enabled: bool = True) -> None:
         """Send float32 CPU matmuls to oneDNN instead of MKL (see `trm.layers.Linear`).

@@ -153,6 +153,16 @@ def test_cached_cast_follows_in_place_weight_updates():
     assert not torch.equal(layer(x), first)
 
 
+def test_a_cast_made_in_inference_mode_never_reaches_training():
+    """Evaluation under inference_mode between two training steps (the trainer without EMA)."""
+    layer = Linear(8, 4)
+    x = torch.randn(2, 8, dtype=torch.bfloat16)
+    with torch.inference_mode():
+        layer(x)
+    layer(x.requires_grad_()).sum().backward()  # raises if the inference-mode cast were saved
+    assert layer.weight.grad is not None
+
+
 @pytest.mark.parametrize("shape", [(64, 48, 40), (7, 97, 33)])
 def test_onednn_matmul_is_float32_exact_up_to_summation_order(shape):
     m, k, n = shape
@@ -201,3 +211,24 @@ def test_mlp_fixture_tolerates_no_reordered_sum():
     expected = torch.load(FIXTURES / "trm_mlp_tiny" / "expected.pt", weights_only=False)
     assert compare_fixture(run_fixture(FIXTURES / "trm_mlp_tiny"), expected) == []
     assert compare_fixture(run_fixture(FIXTURES / "trm_mlp_tiny", cpu_matmul="onednn"), expected) != []
+
+
+def test_compiled_blocks_give_the_eager_bfloat16_bits():
+    """OptimConfig.compile: inductor fuses each block but rounds every intermediate as eager does."""
+    from trm.act import initial_carry, supervision_step
+
+    cfg = ModelConfig(hidden_size=32, num_heads=2, l_layers=1, h_cycles=2, l_cycles=1, puzzle_emb_ndim=32,
+                      puzzle_emb_len=1, halt_max_steps=2, forward_dtype="bfloat16")
+    torch.manual_seed(0)
+    model = RecursiveModel(cfg, seq_len=9, vocab_size=5, num_puzzle_identifiers=2).eval()
+    batch = {"inputs": torch.randint(1, 5, (3, 9), dtype=torch.int32), "labels": torch.randint(1, 5, (3, 9)),
+             "puzzle_identifiers": torch.tensor([0, 1, 1], dtype=torch.int32)}
+
+    def logits():
+        with torch.inference_mode():
+            _, out = supervision_step(model, initial_carry(model, batch), batch, training=False)
+        return out.logits
+
+    eager = logits()
+    model.compile()
+    assert torch.equal(logits(), eager)
