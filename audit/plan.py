@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from audit.errors import InputError
-from audit.records import RECORD_NAME, RecordError, read_record, run_dir
+from audit.records import RECORD_NAME, RecordError, read_record, run_dir, same_config
 from audit.registry import Claim, Registry
 from trm.config import TrainConfig
 
@@ -102,7 +102,7 @@ def assess(spec: RunSpec) -> PlannedRun:
         if (record.claim_id, record.profile, record.seed) != (spec.claim.id, spec.profile, spec.seed):
             return PlannedRun(spec, "retry", f"the record there is of {record.claim_id} / {record.profile} / "
                                              f"seed {record.seed}, retrained")
-        if record.config_hash != spec.config.config_hash():
+        if not same_config(record, spec.config):
             return PlannedRun(spec, "stale", f"record made with config {record.config_hash}, "
                                              f"profile is now {spec.config.config_hash()}")
         if record.status == "completed":

@@ -85,6 +85,23 @@ class RecordError(ValueError):
     """A run.json that cannot be trusted (torn, malformed, inconsistent)."""
 
 
+def same_config(record: RunRecord, config: Any) -> bool:
+    """Whether the record was made with `config` (a TrainConfig), judged by meaning, not by hash.
+
+    The record's resolved config is validated again: a field added to the trainer since the run, with
+    a default that reproduces the old behaviour, leaves it current, while a changed value, a removed
+    field or an invalid one makes it stale. (Comparing stored hashes would call every record stale
+    whenever a config field is added.)
+    """
+    from trm.config import TrainConfig
+    from trm.schema import ConfigError
+
+    try:
+        return TrainConfig.from_dict(record.config) == config
+    except (ConfigError, TypeError):
+        return False
+
+
 def parse_record(data: Any, path: Path) -> RunRecord:
     """Validate a run.json dict; raise RecordError naming the problem."""
     if not isinstance(data, dict):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
 from audit import stats
+from audit.records import same_config
 
 # Run counts under which a "±" of unknown meaning is read as an SD or a CI when the source does not
 # say how many runs it had: they bracket what reproductions usually run; each is labelled assumed.
@@ -108,7 +109,7 @@ def _profile_source(claim, name: str, records: Sequence) -> SourceData:
         elif record.metric != claim.metric:
             excluded.append(Excluded(record.seed, "stale", f"measured {record.metric}, the claim now uses "
                                      f"{claim.metric}", chosen.value))
-        elif record.config_hash != profile.config.with_seed(record.seed).config_hash():
+        elif not same_config(record, profile.config.with_seed(record.seed)):
             excluded.append(Excluded(record.seed, "stale", "config changed since the run "
                                      f"(recorded {record.config_hash})", chosen.value))
         else:

@@ -36,8 +36,11 @@ def record(registry, claim_id, profile, seed, value=None, total=100, status="com
     final = None
     if value is not None:
         final = {"step": 10, "value": value, "correct": value / 100 * total, "total": total, "metrics": {}}
+    resolved = config.to_dict()
+    if config_hash is not None:  # a stale record: made with another config than the profile's
+        resolved["train"]["lr"] *= 2
     data = {"format_version": 1, "claim_id": claim_id, "profile": profile, "seed": seed, "status": status,
-            "error": "diverged" if status == "failed" else None, "config": config.to_dict(),
+            "error": "diverged" if status == "failed" else None, "config": resolved,
             "config_hash": config_hash or config.config_hash(), "metric": claim.metric, "final": final,
             "best": final, "selected": "final"}
     return parse_record(data, Path("runs") / claim_id / profile / f"seed-{seed}" / "run.json")

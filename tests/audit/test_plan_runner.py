@@ -154,3 +154,18 @@ def test_run_rejects_bad_arguments(tmp_path):
     assert result.exit_code == 2 and "--seeds" in result.output
     result = CliRunner().invoke(cli, ["run", str(FIXTURE), "--claim", "toy/zeta", "--dry-run"])
     assert result.exit_code == 2 and "unknown claim 'toy/zeta'" in result.output
+
+
+def test_a_new_config_field_with_its_default_keeps_records_current(registry, tmp_path):
+    """Records store the resolved config; a field added later (absent there) must not make them stale."""
+    spec = expand_plan(registry, profile="smoke", seeds=[0], runs_dir=tmp_path)[0]
+    run_one(spec, lambda s: fake_result())
+    path = spec.directory / "run.json"
+    data = json.loads(path.read_text())
+    del data["config"]["model"]["rope_theta"]  # as if written before the field existed
+    data["config_hash"] = "0000000000000000"
+    path.write_text(json.dumps(data))
+    assert assess(spec).state == "done"
+    data["config"]["model"]["no_such_field"] = 1  # a field that no longer exists: stale
+    path.write_text(json.dumps(data))
+    assert assess(spec).state == "stale"

@@ -39,6 +39,8 @@ def toy(tmp_path) -> dict:
         config = registry.claim(record["claim_id"]).profiles[record["profile"]].config.with_seed(record["seed"])
         if record["config"] == CURRENT:
             record["config"] = config.to_dict()
+            if record["config_hash"] != CURRENT:  # the stale run was made with another learning rate
+                record["config"]["train"]["lr"] *= 2
         if record["config_hash"] == CURRENT:
             record["config_hash"] = config.config_hash()
         path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
