@@ -147,7 +147,8 @@ def run(claims_files, claim_ids, profile, seeds, num_seeds, runs_dir, device, np
     options = LaunchOptions(device=resolve_device(device), nproc_per_node=nproc_per_node, parallel=parallel,
                             launcher=launcher, data_cache=Path(data_cache) if data_cache else None,
                             rerun_stale=rerun_stale, slurm_partition=partition, slurm_gpus_per_node=gpus_per_node,
-                            slurm_time_min=time_min, slurm_account=account)
+                            slurm_time_min=time_min, slurm_account=account,
+                            slurm_folder=Path(runs_dir) / ".submitit")
 
     def on_done(spec, record):
         if record is None:

@@ -169,3 +169,15 @@ def test_a_new_config_field_with_its_default_keeps_records_current(registry, tmp
     data["config"]["model"]["no_such_field"] = 1  # a field that no longer exists: stale
     path.write_text(json.dumps(data))
     assert assess(spec).state == "stale"
+
+
+def test_slurm_launcher_through_submitits_local_executor(tmp_path):
+    """One submitit job per run (here the local executor); the job writes the record and its logs stay in runs/."""
+    runs = tmp_path / "runs"
+    result = CliRunner().invoke(cli, ["run", str(FIXTURE), "--claim", "toy/alpha", "--seeds", "0", "--runs-dir", str(runs),
+                                      "--data-cache", str(tmp_path / "cache"), "--device", "cpu",
+                                      "--launcher", "slurm", "--partition", "local"])
+    assert result.exit_code == 0, result.output
+    assert "done    toy/alpha seed 0" in result.output
+    assert read_record(runs / "toy" / "alpha" / "smoke" / "seed-0" / "run.json").status == "completed"
+    assert any((runs / ".submitit").iterdir())
