@@ -181,3 +181,14 @@ def test_slurm_launcher_through_submitits_local_executor(tmp_path):
     assert "done    toy/alpha seed 0" in result.output
     assert read_record(runs / "toy" / "alpha" / "smoke" / "seed-0" / "run.json").status == "completed"
     assert any((runs / ".submitit").iterdir())
+
+
+def test_torchrun_launcher_records_the_world_size(tmp_path):
+    """--nproc-per-node 2 trains under torchrun (two gloo processes) and the record says so."""
+    runs = tmp_path / "runs"
+    result = CliRunner().invoke(cli, ["run", str(FIXTURE), "--claim", "toy/alpha", "--seeds", "0", "--runs-dir", str(runs),
+                                      "--data-cache", str(tmp_path / "cache"), "--device", "cpu", "--nproc-per-node", "2"])
+    assert result.exit_code == 0, result.output
+    record = read_record(runs / "toy" / "alpha" / "smoke" / "seed-0" / "run.json")
+    assert record.status == "completed" and record.environment["world_size"] == 2
+    assert record.device_hours == pytest.approx(2 * record.wall_time_s / 3600)
