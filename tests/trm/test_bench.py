@@ -232,3 +232,29 @@ def test_compiled_blocks_give_the_eager_bfloat16_bits():
     eager = logits()
     model.compile()
     assert torch.equal(logits(), eager)
+
+
+def test_performance_report_scores_each_row_against_its_target(tmp_path):
+    spec = importlib.util.spec_from_file_location("make_performance_report",
+                                                  Path(__file__).parents[2] / "scripts" / "make_performance_report.py")
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+
+    def pair(ratio):
+        official = {"train_samples_per_s": 10.0, "train_effective_cores": 1.0, "train_achieved_gflops": 50.0,
+                    "peak_rss_mib": 900.0, "eval_samples_per_s": 2.0}
+        ours = {"samples_per_s": 10.0 * ratio, "eff_cores": 1.0, "utilisation": 0.6, "matmul_ceiling_gflops": 100.0,
+                "peak_rss_mib": 800.0, "warmup_s": 1.0, "batch_size": 16, "threads": 2,
+                "eval": {"samples_per_s": 5.0, "batch_size": 16, "act_steps": 16, "act_steps_timed": 2}}
+        return {"config": "sudoku-mlp-full", "dtype": "bfloat16", "pair": 0, "threads": 2, "batch_size": 16,
+                "cpu_matmul": "torch", "compile": False, "omp_wait_policy": "PASSIVE", "our_threads": 2,
+                "our_omp_wait_policy": "PASSIVE", "loadavg_before": [1.0], "official": official, "ours": ours,
+                "train_ratio": ratio, "eval_ratio": 2.5}
+
+    runs = tmp_path / "runs.jsonl"
+    runs.write_text(json.dumps(pair(1.5)) + "\n" + json.dumps(pair(2.5)) + "\n")
+    out = tmp_path / "performance.md"
+    report.main(["--runs", str(runs), "--out", str(out)])
+    text = out.read_text()
+    assert "| sudoku-mlp-full | bfloat16 | 16 | oneDNN (bf16) | 10.00 | 20.00 | x2.00 (2: 1.50–2.50) |" in text
+    assert "| 2.0x | yes | 60% (50%) | yes |" in text and "x2.50 | 2.0x | yes |" in text
