@@ -1,6 +1,6 @@
 # Two entry points, each doing its own set-up in a fresh virtual environment (.venv):
 #   make audit   the main job: smoke-profile audit of claims/sudoku_mlp.yaml, then the report
-#   make test    the test suite and the report check (what CI runs)
+#   make test    the test suite, the report check and one end-to-end smoke run (what CI runs)
 # torch is pinned to 2.13.0 first: that version is a CPU build on our machines, while an unpinned
 # torch pulls a multi-GB CUDA build.
 
@@ -24,9 +24,20 @@ audit: $(STAMP)
 	$(BIN)/trm-audit run claims/sudoku_mlp.yaml --seeds 0,1,2
 	$(BIN)/trm-audit report
 
+# The suite, then the committed report against the committed runs, then one real smoke run of one
+# claim and seed end to end (train -> record -> report) in a temporary directory, so that a change
+# that breaks learning or the path fails here.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider; status=$$?; \
-	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$status
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
+	if [ $$status -ne 0 ]; then exit $$status; fi
+	$(BIN)/trm-audit report --check
+	tmp=$$(mktemp -d) && \
+	$(BIN)/trm-audit run claims/sudoku_mlp.yaml --seeds 0 --device cpu --runs-dir $$tmp/runs --data-cache $$tmp/data && \
+	$(BIN)/trm-audit report --runs-dir $$tmp/runs --out $$tmp/reports && \
+	grep -q "sudoku-extreme/trm-mlp" $$tmp/reports/report.md && \
+	$(BIN)/python scripts/compare_smoke_run.py $$tmp/runs runs sudoku-extreme/trm-mlp && \
+	echo "end-to-end smoke run: ok" && rm -rf $$tmp
 
 clean-venv:
 	rm -rf $(VENV)
