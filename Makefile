@@ -20,9 +20,12 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# Your own audit goes to audit-out/ (runs and report), so it trains even though runs/ holds the
+# committed records, and leaves the committed report alone.
+AUDIT_DIR ?= audit-out
 audit: $(STAMP)
-	$(BIN)/trm-audit run claims/sudoku_mlp.yaml --seeds 0,1,2
-	$(BIN)/trm-audit report
+	$(BIN)/trm-audit run claims/sudoku_mlp.yaml --seeds 0,1,2 --runs-dir $(AUDIT_DIR)/runs
+	$(BIN)/trm-audit report --claims claims/sudoku_mlp.yaml --runs-dir $(AUDIT_DIR)/runs --out $(AUDIT_DIR)/reports
 
 # The suite, then the committed report against the committed runs, then one real smoke run of one
 # claim and seed end to end (train -> record -> report) in a temporary directory, so that a change
