@@ -29,14 +29,13 @@ Every problem is an InputError naming the file, the result (claim and label) and
 """
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Literal, Optional
 
 from audit.errors import InputError, RecordExistsError
+from audit.records import write_bytes_atomic
 from audit.yamlio import read_yaml
 from trm.schema import ConfigError, from_dict, non_negative, positive, spec
 
@@ -203,7 +202,7 @@ def import_external(path: Path | str, external_dir: Path | str, *,
             return target
         raise RecordExistsError(f"{target}: a different result set of this name is already imported "
                                 "(use --replace to overwrite it)")
-    _write_bytes_atomic(target, raw)
+    write_bytes_atomic(target, raw)
     return target
 
 
@@ -231,17 +230,3 @@ def _check_results(path: Path, result_set: ExternalResultSet, claim_ids: Optiona
         if result.label in labels or (labels and (result.label is None or None in labels)):
             raise InputError(f"{path}: {result.display}: label: several results for one claim need distinct labels")
         labels.add(result.label)
-
-
-def _write_bytes_atomic(target: Path, raw: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(raw)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -206,15 +206,14 @@ def read_records(runs_dir: Path) -> tuple[list[RunRecord], list[str]]:
     return records, problems
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON so that readers see the old file or the complete new one, never a torn one."""
+def write_bytes_atomic(path: Path, raw: bytes) -> None:
+    """Write a file so that readers see the old one or the complete new one, never a torn one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(raw)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -226,6 +225,12 @@ def write_json_atomic(path: Path, data: Any) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON atomically (sorted keys, no NaN)."""
+    text = json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def write_record(directory: Path, data: dict) -> RunRecord:

@@ -12,13 +12,6 @@ from trm.model import RecursiveModel
 B, S, V, N_SUP = 4, 6, 5, 3
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def build(**overrides) -> RecursiveModel:
     base = dict(hidden_size=16, num_heads=2, l_layers=1, h_cycles=2, l_cycles=1, mixer="attention",

@@ -23,13 +23,6 @@ BENCH_KEYS = {"config", "dtype", "batch_size", "threads", "ms_per_step_median", 
               "eff_cores", "peak_rss_mib"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def _official_bench():
     if not OFFICIAL_BENCH.exists():

@@ -9,14 +9,6 @@ from trm.schema import ConfigError
 S, V, IDS = 10, 7, 5
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny matmuls are fastest on one thread, and a second one stalls on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def tiny(**overrides) -> ModelConfig:
     base = dict(hidden_size=16, num_heads=2, l_layers=1, h_cycles=2, l_cycles=2, mixer="attention",

@@ -14,14 +14,6 @@ from trm.train import planned_steps, train
 TINY = Path(__file__).parents[1] / "data" / "trm_tiny_train.yaml"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def data_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("data-cache")
