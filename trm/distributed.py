@@ -53,8 +53,13 @@ def setup(device: str = "cpu") -> Context:
     return Context(rank=dist.get_rank(), world_size=dist.get_world_size(), device=requested, owns_group=owns)
 
 
-def teardown(ctx: Context) -> None:
+def teardown(ctx: Context, *, synchronise: bool = False) -> None:
+    """Leave the process group. After a normal end, `synchronise` first waits for every rank: a rank
+    that destroys its gloo group while another still uses it makes the other abort ("terminate
+    called without an active exception", SIGABRT), which failed a 2-process run now and then."""
     if ctx.owns_group and dist.is_initialized():
+        if synchronise:
+            dist.barrier()
         dist.destroy_process_group()
 
 

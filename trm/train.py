@@ -84,9 +84,12 @@ def train(cfg: TrainConfig, run_dir: Path, device: str = "cpu", *, data_cache: O
     """
     ctx = distributed.setup(device)
     try:
-        return _train(cfg, Path(run_dir), ctx, data_cache, progress)
-    finally:
+        result = _train(cfg, Path(run_dir), ctx, data_cache, progress)
+    except BaseException:
         distributed.teardown(ctx)
+        raise
+    distributed.teardown(ctx, synchronise=True)
+    return result
 
 
 def _train(cfg: TrainConfig, run_dir: Path, ctx: distributed.Context, data_cache: Optional[Path],
