@@ -12,7 +12,6 @@ import concurrent.futures as futures
 import functools
 import logging
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -146,7 +145,6 @@ class _SlurmJob:
     """A checkpointable submitit callable: on preemption or timeout the job is requeued and resumes."""
 
     def __call__(self, spec: RunSpec, options: LaunchOptions) -> Optional[RunRecord]:
-        sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))
         return run_one(spec, trainer_for(options), rerun_stale=options.rerun_stale)
 
     def checkpoint(self, spec: RunSpec, options: LaunchOptions):

@@ -22,7 +22,6 @@ import zlib
 import dataclasses
 import fcntl
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
