@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 from audit import stats
 from audit.errors import InputError
+from audit.records import write_bytes_atomic
 from audit.sources import (ASSUMED_SEEDS, Published, RunValue, SourceData, as_pair, collect_sources, readings,
                            sd_under, seed_counts, single_evaluation, source_stats)
 
@@ -255,17 +254,8 @@ def summary_text(summary: dict) -> str:
 
 def write_summary(summary: dict, path: Path | str) -> Path:
     """Write summary.json atomically: readers see the old file or the new one (same content, same bytes)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(summary_text(summary))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    write_bytes_atomic(Path(path), summary_text(summary).encode("utf-8"))
+    return Path(path)
 
 
 # --- seed planning -----------------------------------------------------------------------------

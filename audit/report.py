@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
 from audit.figures import PLOTS_DIR, claim_label, ordered_claims, run_status
+from audit.records import EXTERNAL_DIR, read_records, write_bytes_atomic
 
 PAPER_PROFILE = "paper"
 REPORT_MD, REPORT_HTML, SUMMARY_JSON = "report.md", "report.html", "summary.json"
@@ -40,7 +41,6 @@ class Inputs:
 def load_inputs(runs_dir: Path | str, claims: Sequence[Path | str]) -> Inputs:
     """Registry from `claims` (files or directories), records under `runs_dir`, and `runs_dir/external/*.yaml`."""
     from audit.external import load_externals
-    from audit.records import EXTERNAL_DIR, read_records
     from audit.registry import load_registry
 
     registry = load_registry(claims)
@@ -233,10 +233,7 @@ def write_report(files: Mapping[str, bytes], out_dir: Path | str) -> None:
         if f"{PLOTS_DIR}/{old.name}" not in files:
             old.unlink()
     for name in sorted(files):
-        target = out / name
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_bytes(files[name])
-        tmp.replace(target)
+        write_bytes_atomic(out / name, files[name])
 
 
 def generate_report(runs_dir: Path | str, claims: Sequence[Path | str], out_dir: Path | str, *,
