@@ -11,6 +11,14 @@ Usage (the official code needs `einops` and `pydantic`, which this project does 
     PYTHONPATH=/path/to/einops+pydantic python scripts/make_official_fixture.py \
         --official /path/to/TinyRecursiveModels  --preset trm_mlp_tiny  --out tests/data/official
 
+A CPU's float32 kernels round differently from another's, and the recursion compounds it: the
+official code itself, given the same weights and batch, gives trm_mlp_tiny logits 1.2e-3 apart on
+an AMD EPYC and an Intel Xeon. `--replay FOLDER` therefore records what the official code computes
+on THIS CPU for a committed folder's own weights and batch, as `expected.<cpu>.pt` beside
+`expected.pt` (see `trm.official.expected_file`), so that our model is always compared with the
+official one on the same CPU:
+    PYTHONPATH=... python scripts/make_official_fixture.py --official ... --replay tests/data/official/trm_mlp_tiny
+
 Presets cover the official options that trm_att_tiny (made elsewhere, same procedure) leaves out:
 the token-mixing MLP (`mlp_t`), positions none / learned, `puzzle_emb_len = 0` (the prefix length
 derived from puzzle_emb_ndim, with zero padding), no puzzle embedding at all, and HRM with its
@@ -273,14 +281,39 @@ def readme(name, description, config, state, expected, found) -> str:
     return "\n".join(lines)
 
 
+def replay_fixture(losses, classes, folder: Path) -> dict:
+    """The official eval and training records of a committed folder's weights and batch on this CPU,
+    written to `expected.<cpu>.pt` in that folder (the folder's other files are left as they are)."""
+    from trm.official import expected_file
+
+    config = json.loads((folder / "config.json").read_text())
+    model_cls = classes[config["model_class"]]
+    state = torch.load(folder / "state_dict.pt", map_location="cpu", weights_only=True)
+    batch = torch.load(folder / "batch.pt", map_location="cpu", weights_only=True)
+    head, wrapped = build_wrapped(losses, model_cls, config["model_config"])
+    wrapped.load_state_dict(state, assign=True)
+    expected = eval_record(head, batch)
+    expected["train"] = train_record(losses, model_cls, config["model_config"], state, batch)
+    expected.update(format_version=1, name=config["name"])
+    target = expected_file(folder, this_cpu_only=True)
+    torch.save(expected, target)
+    return {"written": str(target), **margins(expected, config["model_class"] == _HRM)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--official", type=Path, required=True, help="work tree of SamsungSAILMontreal/TinyRecursiveModels")
     parser.add_argument("--preset", choices=sorted(PRESETS), action="append", help="default: all presets")
     parser.add_argument("--out", type=Path, default=Path("tests/data/official"))
+    parser.add_argument("--replay", type=Path, action="append",
+                        help="a committed fixture folder: record the official outputs of its weights on this CPU")
     args = parser.parse_args()
     torch.set_num_threads(1)
     losses, classes = import_official(args.official)
+    if args.replay:
+        for folder in args.replay:
+            print(json.dumps(replay_fixture(losses, classes, folder)))
+        return
     for name in args.preset or sorted(PRESETS):
         print(json.dumps(write_fixture(losses, classes, name, args.out)))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import platform
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -195,6 +196,32 @@ def _fixture_model(folder: Path, fixture: dict, overrides: dict, cpu_matmul: str
                            num_puzzle_identifiers=resolved["num_puzzle_identifiers"])
     mapping = load_official_state_dict(model, torch.load(folder / "state_dict.pt", map_location="cpu", weights_only=True))
     return model, mapping
+
+
+def cpu_name() -> str:
+    """This CPU's model name as the kernel reports it (e.g. 'Intel(R) Xeon(R) Processor'), or 'unknown'."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def cpu_key(name: str) -> str:
+    """A file-name form of a CPU model name: 'Intel(R) Xeon(R) Processor' -> 'intel-xeon-processor'."""
+    words = re.sub(r"\((r|tm)\)", " ", name.lower())
+    return re.sub(r"[^a-z0-9]+", "-", words).strip("-") or "unknown"
+
+
+def expected_file(folder: Union[str, Path], *, this_cpu_only: bool = False) -> Path:
+    """The official outputs to compare with on this CPU: `expected.<cpu>.pt` when the official code
+    was replayed on this CPU model (scripts/make_official_fixture.py --replay), else `expected.pt`
+    (made on the CPU its README names). Rounding differs between CPUs' kernels and the recursion
+    compounds it, so equivalence is only meaningful against the official code on the same CPU."""
+    own = Path(folder) / f"expected.{cpu_key(cpu_name())}.pt"
+    return own if this_cpu_only or own.exists() else Path(folder) / "expected.pt"
 
 
 def _step_record(carry, out) -> dict:

@@ -13,8 +13,8 @@ import torch
 
 from trm.config import ModelConfig
 from trm.model import RecursiveModel
-from trm.official import (LOGIT_TOLERANCE_PER_STEP, OfficialCheckpointError, compare_fixture, load_official_checkpoint,
-                          load_official_state_dict, model_config_from_official, our_name, run_fixture)
+from trm.official import (LOGIT_TOLERANCE_PER_STEP, OfficialCheckpointError, compare_fixture, expected_file,
+                          load_official_checkpoint, load_official_state_dict, model_config_from_official, our_name, run_fixture)
 from trm.schema import ConfigError
 
 OFFICIAL = Path(__file__).parents[1] / "data" / "official"
@@ -34,7 +34,7 @@ def one_thread():
 def replays():
     """{folder name: (our result, expected)}, computed once per folder."""
     torch.set_num_threads(1)
-    return {folder.name: (run_fixture(folder), torch.load(folder / "expected.pt", weights_only=False))
+    return {folder.name: (run_fixture(folder), torch.load(expected_file(folder), weights_only=False))
             for folder in FOLDERS}
 
 
@@ -195,3 +195,16 @@ def test_load_official_checkpoint_from_a_file():
         load_official_checkpoint(ATT / "state_dict.pt", {"arch": arch_only})
     model = load_official_checkpoint(ATT / "state_dict.pt", {"arch": arch_only}, seq_len=81)
     assert model.lm_head.weight.shape == (11, 64)  # vocabulary read from the checkpoint
+
+
+def test_expected_file_prefers_this_cpus_official_outputs(tmp_path):
+    """Official outputs replayed on this CPU model win over the folder's default expected.pt."""
+    from trm.official import cpu_key, cpu_name
+
+    assert cpu_key("Intel(R) Xeon(R) Processor") == "intel-xeon-processor"
+    assert cpu_key("AMD EPYC 9R14 96-Core Processor") == "amd-epyc-9r14-96-core-processor"
+    (tmp_path / "expected.pt").write_bytes(b"")
+    assert expected_file(tmp_path) == tmp_path / "expected.pt"
+    own = tmp_path / f"expected.{cpu_key(cpu_name())}.pt"
+    own.write_bytes(b"")
+    assert expected_file(tmp_path) == own

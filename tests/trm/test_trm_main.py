@@ -8,7 +8,7 @@ import yaml
 from click.testing import CliRunner
 
 from trm.__main__ import main
-from trm.official import model_config_from_official
+from trm.official import expected_file, model_config_from_official
 from trm.schema import to_dict
 
 DATA = Path(__file__).parents[1] / "data"
@@ -60,7 +60,7 @@ def test_eval_official_reproduces_the_official_predictions(tmp_path):
     result = json.loads(out_json.read_text())
 
     # What the official evaluation predicted at its last step, scored with our label treatment.
-    expected = torch.load(FIXTURE / "expected.pt", weights_only=False)
+    expected = torch.load(expected_file(FIXTURE), weights_only=False)
     preds = expected["preds"][-1]
     labels = torch.load(FIXTURE / "batch.pt", weights_only=True)["labels"].long()
     supervised = labels > 0
