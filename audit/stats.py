@@ -48,6 +48,15 @@ class Interval:
 
 
 @dataclass(frozen=True)
+class DisplayInterval:
+    """An interval of a percentage as shown: clipped to [0, 100], flagged when clipping happened."""
+
+    low: float
+    high: float
+    clipped: bool
+
+
+@dataclass(frozen=True)
 class SampleStats:
     """Seed statistics of one source: n runs, mean, SD (ddof 1), SE = SD/sqrt(n), Student-t CI.
 
@@ -160,6 +169,12 @@ def t_interval(mean: float, se: float, n: int, level: float = LEVEL) -> Interval
 def t_quantile(level: float, n: int) -> float:
     """t_{(1+level)/2} with n - 1 degrees of freedom: the CI half-width in units of SE."""
     return float(sps.t.ppf((1 + level) / 2, n - 1))
+
+
+def clip_percent(low: float, high: float) -> DisplayInterval:
+    """An interval of a percentage clipped to [0, 100] for display (a t-interval can pass the ends)."""
+    shown_low, shown_high = min(max(low, 0.0), 100.0), min(max(high, 0.0), 100.0)
+    return DisplayInterval(shown_low, shown_high, (shown_low, shown_high) != (low, high))
 
 
 # --- one evaluation's test-set noise -----------------------------------------------------------
