@@ -6,8 +6,9 @@ Two kinds of uncertainty are kept apart (design.md, Statistics):
 - test-set sampling error: one run's accuracy from its counts (correct of total) gives a Wilson
   interval. It says how precisely one evaluation measured that run, nothing about other seeds.
 
-The verdict rule, Holm's adjustment, the two-sample comparisons and the seed planning live here
-too, so that every number in `reports/summary.json` comes from a function with its own test.
+The verdict rule v2, Holm's adjustment, the two-sample comparisons and the seed planning live here
+too, so that every number in `reports/summary.json` comes from a function with its own test (rule
+v3 and the comparison rule, which replace v2, are in audit.verdicts).
 Results are small frozen dataclasses; None stands for "undefined" (e.g. an SD of one run), never
 a made-up number.
 """

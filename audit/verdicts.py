@@ -146,9 +146,11 @@ def decide_claim_verdict(*, comparable: bool, claimed: Optional[float], n: Optio
         return Verdict(REPRODUCED, f"equivalence shown: d = {d:+.2f} pp, Holm-adjusted TOST p = "
                                    f"{p_adjusted:.3g} < {alpha:g} for ±{tol:g} pp{exact}")
     if tested and d < -(tol + eps) and p_adjusted < alpha:
-        return Verdict(NOT_REPRODUCED, f"d = {d:+.2f} pp and Holm-adjusted p_below = {p_adjusted:.3g} < {alpha:g}{exact}")
+        return Verdict(NOT_REPRODUCED,
+                       f"d = {d:+.2f} pp and Holm-adjusted p_below = {p_adjusted:.3g} < {alpha:g}{exact}")
     if tested and d > tol + eps and p_adjusted < alpha:
-        return Verdict(EXCEEDED, f"d = {d:+.2f} pp and Holm-adjusted p_above = {p_adjusted:.3g} < {alpha:g}{exact}")
+        return Verdict(EXCEEDED,
+                       f"d = {d:+.2f} pp and Holm-adjusted p_above = {p_adjusted:.3g} < {alpha:g}{exact}")
     where = f"d = {d:+.2f} pp is {'within' if within else 'outside'} the tolerance of ±{tol:g} pp"
     label = CONSISTENT if within else INCONCLUSIVE
     if n is None:
@@ -171,7 +173,7 @@ def seeds_for_equivalence(d: float, sd: float, tolerance_pp: float, *, alpha: fl
 
     TOST rejects when both one-sided tests do, so its power is at least P_near + P_far - 1
     (each from audit.stats.power_one_sided, noncentral t, margins tol - |d| and tol + |d|); n is
-    the first whose bound reaches `power`, hence enough, never too few. None when |d| >= tol
+    the first whose bound reaches `power`: enough, if anything one or two too many. None when |d| >= tol
     (no number of seeds shows equivalence at this mean) or sd <= 0 (SE = 0 is decided exactly).
     """
     near, far = tolerance_pp - abs(d), tolerance_pp + abs(d)
@@ -182,7 +184,8 @@ def seeds_for_equivalence(d: float, sd: float, tolerance_pp: float, *, alpha: fl
         return (power_one_sided(n, near, sd, arms=1, alpha=alpha)
                 + power_one_sided(n, far, sd, arms=1, alpha=alpha) - 1) >= power
 
-    high = seeds_needed(near, sd, arms=1, alpha=alpha, power=power).exact_t  # the near test alone: a lower bound
+    # the near test alone needs this many, and the bound is below its power: a lower end for the search
+    high = seeds_needed(near, sd, arms=1, alpha=alpha, power=power).exact_t
     low = high
     while not enough(high):
         low, high = high + 1, high * 2
@@ -254,14 +257,16 @@ def probability_of_improvement(a: Sequence[float], b: Sequence[float]) -> float:
 
 def decide_comparison_verdict(*, n_a: Optional[int], n_b: Optional[int], diff: Optional[float],
                               sd_a: Optional[float], sd_b: Optional[float], p_adjusted: Optional[float],
+                              z: Optional[float] = None, p_z: Optional[float] = None,
                               proportion: Optional[ProportionTest] = None, proxy: bool = False,
                               alpha: float = ALPHA) -> Verdict:
     """The comparison rule: SUPPORTED (a > b) or CONTRADICTED (b > a) when the Holm-adjusted p of
     the observed direction is below alpha, else INCONCLUSIVE with what would decide it.
 
-    `p_adjusted`: the adjusted `comparison_family_p`. `proportion`: the two-proportion test of two
-    single evaluations, quoted as test-set-noise-only evidence when an arm has n < 2. `proxy`:
-    the arms are proxies, and the reason says so.
+    `p_adjusted`: the adjusted `comparison_family_p`. When an arm has n < 2 or an unknown n, the
+    reason quotes what evidence there is: `z`, `p_z` (the z-test of the observed direction, e.g.
+    from stated SEs) and `proportion` (the two-proportion test of two single evaluations, which
+    measures test-set noise only). `proxy`: the arms are proxies, and the reason says so.
     """
     scale = "at proxy scale: " if proxy else ""
     if diff is None:
@@ -269,15 +274,18 @@ def decide_comparison_verdict(*, n_a: Optional[int], n_b: Optional[int], diff: O
     gap = f"{scale}mean_a - mean_b = {diff:+.2f} pp"
     if n_a is None or n_b is None or n_a < 2 or n_b < 2:
         counts = f"n_a = {_count(n_a)}, n_b = {_count(n_b)}: Welch needs at least 2 seeds per arm"
-        noise = ""
+        shown = ""
+        if z is not None and p_z is not None:
+            shown += f"; z-test (no df, optimistic for few seeds): z = {z:.2f}, p = {p_z:.3g}"
         if proportion is not None and proportion.p is not None:
-            noise = (f"; two-proportion test on the test items (test-set noise only): "
-                     f"z = {proportion.z:.2f}, p = {proportion.p:.3g}")
-        return Verdict(INCONCLUSIVE, f"{gap}; {counts}{noise}")
+            shown += (f"; two-proportion test on the test items (test-set noise only): "
+                      f"z = {proportion.z:.2f}, p = {proportion.p:.3g}")
+        return Verdict(INCONCLUSIVE, f"{gap}; {counts}{shown}")
     if sd_a is None or sd_b is None:
         return Verdict(INCONCLUSIVE, f"{gap}; the seed spread of an arm is not stated, so no test")
     if sd_a == sd_b == 0:
-        return Verdict(INCONCLUSIVE, f"{gap}; no seed spread (every seed of each arm equal), so Welch is undefined")
+        return Verdict(INCONCLUSIVE, f"{gap}; no seed spread (every seed of each arm equal), so Welch is "
+                                     "undefined")
     if p_adjusted is None:
         return Verdict(INCONCLUSIVE, f"{gap}; no test")
     direction = "a > b" if diff >= 0 else "b > a"

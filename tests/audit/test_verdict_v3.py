@@ -279,8 +279,8 @@ def test_comparison_with_single_evaluations_quotes_the_proportion_test_as_test_n
     v = comparison(n_a=1, n_b=1, diff=10.0, sd_a=None, sd_b=None, p_adjusted=None, proportion=noise)
     assert v.label == INCONCLUSIVE
     assert "test-set noise only" in v.reason and f"p = {noise.p:.3g}" in v.reason
-    v = comparison(n_a=None, n_b=3, p_adjusted=None)
-    assert v.label == INCONCLUSIVE and "n_a = not stated" in v.reason
+    v = comparison(n_a=None, n_b=3, p_adjusted=None, z=2.1, p_z=0.0179)
+    assert v.label == INCONCLUSIVE and "n_a = not stated" in v.reason and "z = 2.10, p = 0.0179" in v.reason
 
 
 def test_holm_turns_supported_into_inconclusive():
