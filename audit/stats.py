@@ -6,8 +6,9 @@ Two kinds of uncertainty are kept apart (design.md, Statistics):
 - test-set sampling error: one run's accuracy from its counts (correct of total) gives a Wilson
   interval. It says how precisely one evaluation measured that run, nothing about other seeds.
 
-The verdict rule, Holm's adjustment, the two-sample comparisons and the seed planning live here
-too, so that every number in `reports/summary.json` comes from a function with its own test.
+The verdict rule v2, Holm's adjustment, the two-sample comparisons and the seed planning live here
+too, so that every number in `reports/summary.json` comes from a function with its own test (rule
+v3 and the comparison rule, which replace v2, are in audit.verdicts).
 Results are small frozen dataclasses; None stands for "undefined" (e.g. an SD of one run), never
 a made-up number.
 """
@@ -45,6 +46,15 @@ class Interval:
     @property
     def half_width(self) -> float:
         return (self.high - self.low) / 2
+
+
+@dataclass(frozen=True)
+class DisplayInterval:
+    """An interval of a percentage as shown: clipped to [0, 100], flagged when clipping happened."""
+
+    low: float
+    high: float
+    clipped: bool
 
 
 @dataclass(frozen=True)
@@ -160,6 +170,12 @@ def t_interval(mean: float, se: float, n: int, level: float = LEVEL) -> Interval
 def t_quantile(level: float, n: int) -> float:
     """t_{(1+level)/2} with n - 1 degrees of freedom: the CI half-width in units of SE."""
     return float(sps.t.ppf((1 + level) / 2, n - 1))
+
+
+def clip_percent(low: float, high: float) -> DisplayInterval:
+    """An interval of a percentage clipped to [0, 100] for display (a t-interval can pass the ends)."""
+    shown_low, shown_high = min(max(low, 0.0), 100.0), min(max(high, 0.0), 100.0)
+    return DisplayInterval(shown_low, shown_high, (shown_low, shown_high) != (low, high))
 
 
 # --- one evaluation's test-set noise -----------------------------------------------------------

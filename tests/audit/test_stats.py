@@ -9,7 +9,7 @@ from scipy import stats as sps
 
 from audit import stats
 from audit.stats import (EXCEEDED, INCONCLUSIVE, NO_CLAIM, NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED,
-                         compare_means, compare_samples, decide_verdict, describe_sample, directional_p,
+                         clip_percent, compare_means, compare_samples, decide_verdict, describe_sample, directional_p,
                          holm_adjust, one_sample_test, power_one_sided, seeds_needed, solve_wilson_total,
                          summary_stats, t_interval, two_proportion_test, wilson_half_width, wilson_interval,
                          wilson_total_range)
@@ -75,6 +75,17 @@ def test_ci_contains_the_mean_and_widens_with_level(values):
     narrower = t_interval(s.mean, s.se, s.n, 0.80)
     wider = t_interval(s.mean, s.se, s.n, 0.99)
     assert narrower.half_width <= s.ci.half_width + 1e-12 <= wider.half_width + 2e-12
+
+
+def test_clip_percent_flags_an_interval_past_the_ends():
+    # the three seeds 70.3, 100.0, 85.6: mean 85.3 with a t-interval from about 48.4 to 122.2
+    ci = describe_sample([70.3, 100.0, 85.6]).ci
+    shown = clip_percent(ci.low, ci.high)
+    assert ci.high > 100 and (shown.low, shown.high, shown.clipped) == (ci.low, 100.0, True)
+    assert clip_percent(-3.5, 12.0) == stats.DisplayInterval(0.0, 12.0, True)
+    assert clip_percent(-2.0, -1.0) == stats.DisplayInterval(0.0, 0.0, True)
+    assert clip_percent(0.0, 100.0) == stats.DisplayInterval(0.0, 100.0, False)
+    assert clip_percent(40.5, 60.25) == stats.DisplayInterval(40.5, 60.25, False)
 
 
 # --- Wilson ------------------------------------------------------------------------------------
