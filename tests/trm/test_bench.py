@@ -3,7 +3,6 @@ fast paths of the layers (cached casts, oneDNN matmuls, the gated-SiLU backward)
 compute what the plain autograd of the official formulation computes."""
 import importlib.util
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
