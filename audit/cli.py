@@ -101,10 +101,9 @@ def _set_threads(threads: str) -> None:
     import torch
 
     if threads == "auto":
-        from trm.bench import available_cores, loadavg, threads_for_load
+        from trm.host import threads_for_current_load
 
-        load = loadavg()
-        torch.set_num_threads(threads_for_load(available_cores(), load[0] if load else None))
+        torch.set_num_threads(threads_for_current_load())
     elif threads.isdigit() and int(threads) > 0:
         torch.set_num_threads(int(threads))
     else:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
+from trm.host import threads_per_worker
+
 from audit.errors import InputError
 from audit.plan import PlannedRun, RunSpec
 from audit.records import RunRecord
@@ -108,7 +110,7 @@ def _exit_with_parent(parent_pid: int) -> None:
 
 
 def _execute_parallel(todo: list[RunSpec], options: LaunchOptions, on_done) -> None:
-    threads = max(1, (os.cpu_count() or 1) // options.parallel)
+    threads = threads_per_worker(options.parallel)
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")

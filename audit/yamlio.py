@@ -1,69 +1,18 @@
-"""Reading YAML that users wrote: strict, bounded, and with errors that name the file and line.
-
-PyYAML's safe loader silently keeps the last of two duplicate keys and expands aliases without
-limit; both turn a typo or a hostile file into a wrong or endless audit. This loader rejects
-duplicate keys and caps the number of aliases, and every failure becomes one InputError line.
-"""
+"""The harness reads YAML with the trainer's strict reader (`trm.yamlio`); here its errors become
+InputError, so a bad claims or results file exits with code 2 and one line naming the file."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import yaml
+from trm.yamlio import YamlFileError, read_yaml as _read_yaml
 
 from audit.errors import InputError
 
-MAX_ALIASES = 200  # generous for hand-written anchors, far below a "billion laughs" expansion
-MAX_BYTES = 5_000_000  # a claims or results file is a few kB; refuse to parse megabytes of it
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate mapping keys and too many aliases."""
-
-    def __init__(self, stream):
-        super().__init__(stream)
-        self._aliases_seen = 0
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            self._aliases_seen += 1
-            if self._aliases_seen > MAX_ALIASES:
-                mark = self.peek_event().start_mark
-                raise yaml.YAMLError(f"line {mark.line + 1}: more than {MAX_ALIASES} aliases (refusing to expand)")
-        return super().compose_node(parent, index)
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.YAMLError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
 
 def read_yaml(path: Path) -> Any:
-    """Parse one YAML file; raise InputError('<path>: line N: ...') on any problem."""
-    path = Path(path)
+    """Parse one YAML file (duplicate keys, too many aliases, bad UTF-8 rejected); raise InputError('<path>: ...')."""
     try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
-    if len(raw) > MAX_BYTES:
-        raise InputError(f"{path}: file is {len(raw)} bytes, more than the {MAX_BYTES} allowed")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise InputError(f"{path}: not UTF-8 text (byte {err.start})") from None
-    if not text.strip():
-        raise InputError(f"{path}: file is empty")
-    try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line = f"line {mark.line + 1}: " if mark is not None else ""
-        raise InputError(f"{path}: {line}YAML syntax error: {err.problem or err.context}") from None
-    except yaml.YAMLError as err:
-        raise InputError(f"{path}: {err}") from None
-    except RecursionError:
-        raise InputError(f"{path}: YAML nested too deeply") from None
+        return _read_yaml(path)
+    except YamlFileError as err:
+        raise InputError(str(err)) from None

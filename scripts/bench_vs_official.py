@@ -5,21 +5,24 @@
         --configs sudoku-mlp-full smoke:sudoku-extreme/trm-mlp --dtypes bfloat16 float32 \\
         --batch-size 16 --threads 2 --pairs 2 --steps 3 --eval --out reports/performance-runs.jsonl
 
-For each configuration and dtype, each pair runs the official step bench
-(/work/shared/bench/official_step_bench.py, with OFFICIAL_TRM pointing at a work tree of the
-official repository) and then `python -m trm.bench`, one process at a time, at the same config,
-batch, dtype, threads and environment, and prints the ratio of samples/s pair by pair: on a shared
-machine the load drifts, so only ratios of neighbouring runs mean something.
+For each configuration and dtype, each pair runs the official step bench (--official-bench,
+default `bench/official_step_bench.py` in the shared folder `../shared` next to the repository,
+with OFFICIAL_TRM pointing at a work tree of the official repository) and then ours
+(`python -m trm.bench`, or `python -m audit.bench_setups` for a registry profile), one process at
+a time, at the same config, batch, dtype, threads and environment, and prints the ratio of
+samples/s pair by pair: on a shared machine the load drifts, so only ratios of neighbouring runs
+mean something.
 
 Both sides run the trainer's whole step: forward with the loss, backward, the optimisers and the
 EMA update (the official bench with --ema; its AdamW stands in for the CUDA-only AdamATan2).
-Registry profiles (`smoke:CLAIM-ID`) are not among the official bench's names; they are added to
-its CONFIGS table in the subprocess, translated by `trm.bench.official_bench_config`.
+Registry profiles (`smoke:CLAIM-ID`, looked up by `audit.bench_setups`) are not among the official
+bench's names; they are added to its CONFIGS table in the subprocess, translated by
+`trm.bench.official_bench_config`.
 Each pair appends one JSON line (both results and the ratios) to --out.
 
 The official code needs `einops` and `pydantic` importable (pip install einops pydantic); the
-work tree comes from the fetched bare repository with
-    git -C /work/.mirror/SamsungSAILMontreal+TinyRecursiveModels/repo archive HEAD | tar -x -C /tmp/official-trm
+work tree comes from a clone of https://github.com/SamsungSAILMontreal/TinyRecursiveModels with
+    git -C TinyRecursiveModels archive HEAD | tar -x -C /tmp/official-trm
 """
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_OFFICIAL_BENCH = Path("/work/shared/bench/official_step_bench.py")
+DEFAULT_OFFICIAL_BENCH = REPO.parent / "shared" / "bench" / "official_step_bench.py"
 
 # Runs the official bench with one more entry in its CONFIGS table (a registry profile).
 _INJECT = """
@@ -50,9 +53,10 @@ bench.main()
 
 def official_command(args, config: str, dtype: str) -> list[str]:
     """The official bench's command line for one run (paper names directly, profiles injected)."""
-    from trm.bench import PAPER_SETUPS, official_bench_config, resolve_setup
+    from audit.bench_setups import resolve_bench_setup
+    from trm.bench import PAPER_SETUPS, official_bench_config
 
-    setup = resolve_setup(config)
+    setup = resolve_bench_setup(config)
     options = ["--dtype", dtype, "--batch-size", str(args.batch_size or setup.batch_size),
                "--puzzle-emb-ndim", str(setup.model.puzzle_emb_ndim), "--warmup", str(args.warmup),
                "--min-steps", str(args.steps), "--floor-steps", str(args.steps), "--min-seconds", "0", "--ema",
@@ -67,9 +71,11 @@ def official_command(args, config: str, dtype: str) -> list[str]:
 
 
 def our_command(args, config: str, dtype: str) -> list[str]:
-    from trm.bench import resolve_setup
+    from audit.bench_setups import resolve_bench_setup
+    from trm.bench import PAPER_SETUPS
 
-    command = [sys.executable, "-m", "trm.bench", config, "--dtype", dtype, "--warmup", str(args.warmup),
+    module = "trm.bench" if config in PAPER_SETUPS else "audit.bench_setups"  # the latter knows the registry
+    command = [sys.executable, "-m", module, config, "--dtype", dtype, "--warmup", str(args.warmup),
                "--steps", str(args.steps)]
     if args.batch_size:
         command += ["--batch-size", str(args.batch_size)]
@@ -77,7 +83,7 @@ def our_command(args, config: str, dtype: str) -> list[str]:
     if threads:
         command += ["--threads", str(threads)]
     if args.eval:
-        command += ["--eval", "--eval-steps", str(_eval_steps(args, resolve_setup(config)))]
+        command += ["--eval", "--eval-steps", str(_eval_steps(args, resolve_bench_setup(config)))]
         if args.our_eval_batch_size:
             command += ["--eval-batch-size", str(args.our_eval_batch_size)]
     if args.cpu_matmul:
@@ -109,14 +115,9 @@ def run_json(command: list[str], env: dict, timeout: float) -> dict:
     return result
 
 
-def _loadavg() -> list[float]:
-    try:
-        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
-    except OSError:
-        return []
-
-
 def main(argv=None) -> int:
+    from trm.host import loadavg
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--official", required=True, type=Path, help="work tree of the official repository")
     parser.add_argument("--official-bench", type=Path, default=DEFAULT_OFFICIAL_BENCH)
@@ -159,7 +160,7 @@ def main(argv=None) -> int:
         for dtype in args.dtypes:
             ratios = []
             for pair in range(args.pairs):
-                load_before = _loadavg()
+                load_before = loadavg() or []
                 official = run_json(official_command(args, config, dtype), env, args.timeout)
                 ours = run_json(our_command(args, config, dtype), our_env, args.timeout)
                 record = {"config": config, "dtype": dtype, "pair": pair, "threads": args.threads,
@@ -167,7 +168,7 @@ def main(argv=None) -> int:
                           "batch_size": ours.get("batch_size", official.get("batch_size")),
                           "cpu_matmul": ours.get("cpu_matmul"), "compile": args.compile,
                           "omp_wait_policy": env.get("OMP_WAIT_POLICY"), "loadavg_before": load_before,
-                          "loadavg_after": _loadavg(), "official": official, "ours": ours}
+                          "loadavg_after": loadavg() or [], "official": official, "ours": ours}
                 if "error" in official or "error" in ours:
                     failures += 1
                     print(f"{config} {dtype} pair {pair}: FAILED official={official.get('error')} "

@@ -187,7 +187,7 @@ def render(rows: list[dict], runs: list[dict], source: str) -> str:
         out += ["", "## Each side with its own defaults", "",
                 "The official side as its scripts run it (torch's default threads, OpenMP's default spin-waiting); "
                 "ours with the settings we recommend for the trainer: threads from the cores the load leaves "
-                "(`trm.bench.threads_for_load`), OMP_WAIT_POLICY=PASSIVE, oneDNN for float32. Not a code "
+                "(`trm.host.threads_for_load`), OMP_WAIT_POLICY=PASSIVE, oneDNN for float32. Not a code "
                 "comparison (targets are not scored here): it shows what the settings are worth on this shared "
                 "machine.", ""]
         out += _train_table(own, with_target=False)
@@ -205,7 +205,8 @@ def render(rows: list[dict], runs: list[dict], source: str) -> str:
                     "| operator | calls | self ms | self % |", "|---|---|---|---|"]
             out += [f"| `{p['op']}` | {p['calls']} | {p['self_ms']:.1f} | {p['self_pct']:.1f} |" for p in r["profile"]]
     out += ["", "## Commands", "", "One `bench_vs_official.py` line per row above (each appends its pairs to the runs file).", "",
-            "```", "git -C /work/.mirror/SamsungSAILMontreal+TinyRecursiveModels/repo archive HEAD | tar -x -C /tmp/official-trm",
+            "```", "git clone https://github.com/SamsungSAILMontreal/TinyRecursiveModels",
+            "git -C TinyRecursiveModels archive HEAD | tar -x -C /tmp/official-trm",
             ".venv/bin/pip install einops pydantic   # the official code's imports; benchmarking only"]
     out += sorted({_command(r) for r in runs if "train_ratio" in r})
     out += [f"python scripts/make_performance_report.py --runs {source}", "```", ""]

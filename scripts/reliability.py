@@ -137,11 +137,11 @@ def kill_at_each_fault(work: Path, reference: dict, plan: dict) -> Row:
 
 def kill_parallel_plan(work: Path, reference: dict, rows: int, trials: int, rng: random.Random) -> Row:
     """SIGKILL `run --parallel 2` at a random point: its workers must exit too, the rerun must finish."""
-    import os
+    from trm.host import threads_per_worker
 
     tried = handled = lost = 0
     notes = []
-    same_threads = max(1, (os.cpu_count() or 1) // 2) == 1  # workers on one thread each, like the reference
+    same_threads = threads_per_worker(2) == 1  # workers on one thread each, like the reference
     for trial in range(trials):
         root = work / f"parallel-{trial}"
         args = kit.plan_args(root / "runs", root / "cache") + ["--parallel", "2"]

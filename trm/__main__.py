@@ -2,14 +2,14 @@
 
     python -m trm train CONFIG.yaml --run-dir DIR [--device cpu] [--seed S]
     python -m trm eval-official CHECKPOINT --config CONFIG.yaml [--device cpu]
-    python -m trm bench CONFIG.yaml --seq-len 81 --vocab-size 11 [--batch 64] [--steps 3]
+    python -m trm bench CONFIG [--batch-size B] [--steps N] ...   (the same as python -m trm.bench)
 
-CONFIG is a TrainConfig body (`model:`, `data:`, `train:`, `seed:`). Bad input exits with code 2
-and a one-line message; a training run that fails (diverges) exits with code 1.
+CONFIG is a TrainConfig body (`model:`, `data:`, `train:`, `seed:`), read strictly (a duplicate key
+is an error); `bench` also takes a paper configuration's name. Bad input exits with code 2 and a
+one-line message; a training run that fails (diverges) exits with code 1.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -26,19 +26,16 @@ class _UsageError(click.ClickException):
 
 
 def _load_config(path: str, seed=None):
-    import yaml
-
     from trm.config import TrainConfig
     from trm.schema import ConfigError
+    from trm.yamlio import YamlFileError, read_yaml
 
     try:
-        with open(path) as f:
-            body = yaml.safe_load(f)
-        cfg = TrainConfig.from_dict(body)
+        cfg = TrainConfig.from_dict(read_yaml(path))
+    except YamlFileError as err:
+        raise _UsageError(str(err)) from None  # the message already names the file and line
     except ConfigError as err:
         raise _UsageError(f"{path}: {err}") from None
-    except (OSError, yaml.YAMLError) as err:
-        raise _UsageError(f"{path}: cannot read the config ({err.__class__.__name__}: {err})") from None
     return cfg if seed is None else cfg.with_seed(seed)
 
 
@@ -108,25 +105,15 @@ def eval_official(checkpoint, config, device, data_cache, out):
         click.echo(f"{name}: {result.metrics[name]:.6f}" + (f"  {result.counts[name]}" if name in result.counts else ""))
 
 
-@main.command()
-@click.argument("config", type=click.Path(exists=True, dir_okay=False))
-@click.option("--seq-len", type=int, required=True, help="grid tokens S (81 Sudoku, 900 Maze/ARC)")
-@click.option("--vocab-size", type=int, required=True)
-@click.option("--batch", type=int, default=64, show_default=True)
-@click.option("--steps", type=int, default=3, show_default=True, help="timed steps (after one untimed)")
-@click.option("--device", default="cpu", show_default=True)
-@click.option("--float32", "force_fp32", is_flag=True, help="compute in float32 whatever the config says")
-def bench(config, seq_len, vocab_size, batch, steps, device, force_fp32):
-    """Time training steps (forward, backward, optimisers, EMA; carry persisting) of CONFIG's model."""
-    import torch
+# One step benchmark: this is trm.bench's own command line under `python -m trm`, so that the
+# trainer's commands are listed in one place and no second timing loop can drift from the first.
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
+@click.argument("bench_args", nargs=-1, type=click.UNPROCESSED)
+def bench(bench_args):
+    """Time training steps of a paper configuration or a TrainConfig YAML (python -m trm.bench; -h for its options)."""
+    from trm.bench import main as bench_main
 
-    from trm.train import step_throughput
-
-    cfg = _load_config(config)
-    if force_fp32:
-        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, forward_dtype="float32"))
-    rate = step_throughput(cfg, seq_len=seq_len, vocab_size=vocab_size, batch_size=batch, steps=steps, device=device)
-    click.echo(f"{rate:.3f} samples/s ({batch / rate:.2f} s per step of {batch}; {torch.get_num_threads()} threads)")
+    bench_main(list(bench_args), prog="python -m trm bench")
 
 
 if __name__ == "__main__":

@@ -2,10 +2,12 @@
 
     python -m trm.bench CONFIG [--batch-size B] [--dtype float32|bfloat16] [--threads N] [--steps N] [--eval]
 
-prints one JSON line. CONFIG is a paper configuration of `/work/shared/bench/official_step_bench.py`
-(sudoku-mlp-full, sudoku-att-full, maze-att-full, sudoku-mlp-small, hrm-sudoku-att) or a claim
-profile of the registry as `PROFILE:CLAIM-ID` (e.g. `smoke:sudoku-extreme/trm-mlp`), so ours and
-the official code can be timed side by side (scripts/bench_vs_official.py).
+prints one JSON line. CONFIG is a paper configuration of the official step bench
+(`bench/official_step_bench.py` in the shared folder, `../shared` from the repository root:
+sudoku-mlp-full, sudoku-att-full, maze-att-full, sudoku-mlp-small, hrm-sudoku-att) or a TrainConfig
+YAML file, so ours and the official code can be timed side by side (scripts/bench_vs_official.py).
+The harness adds the claims registry's profiles (`python -m audit.bench_setups PROFILE:CLAIM-ID`),
+through `main(resolve=...)`: this module knows nothing of claims.
 
 One training step is exactly what `trm.train` does per optimizer update: `trm.train.train_step`
 (supervision step on the persistent carry, loss / B backward, AdamATan2 and sign-SGD, the metric
@@ -19,18 +21,18 @@ import argparse
 import json
 import math
 import os
-import resource
 import statistics
 import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 import torch.nn.functional as F
 
-from trm.config import ModelConfig, OptimConfig
+from trm.config import ModelConfig, OptimConfig, TrainConfig
+from trm.host import available_cores, cpu_seconds, loadavg, peak_rss_mib, threads_for_current_load
 from trm.layers import swiglu_width
 
 
@@ -74,34 +76,27 @@ PAPER_SETUPS = {
 }
 
 
-_CLAIMS = str(Path(__file__).resolve().parents[1] / "claims")
+def setup_from_config(name: str, cfg: TrainConfig) -> BenchSetup:
+    """The bench setup of a training configuration: its model and optimiser settings and its global
+    batch; the data sizes from its DataConfig (tokens = grid_size^2) with one puzzle identifier, as
+    the official bench uses."""
+    return BenchSetup(name, cfg.model, seq_len=cfg.data.seq_len, vocab_size=cfg.data.vocab_size,
+                      batch_size=cfg.train.global_batch_size, optim=cfg.train)
 
 
-def resolve_setup(name: str, *, claims: tuple[str, ...] = (_CLAIMS,)) -> BenchSetup:
-    """A paper configuration by name, or `PROFILE:CLAIM-ID` read from the claims registry.
+def resolve_setup(name: str) -> BenchSetup:
+    """A paper configuration by name, or a TrainConfig YAML file by path (*.yaml, *.yml).
 
-    A registry profile keeps its model and optimiser settings and its global batch; the data sizes
-    come from its DataConfig (tokens = grid_size^2) with one puzzle identifier, as the official
-    bench uses. Raises KeyError naming the known choices.
+    Raises KeyError naming the known choices for anything else; a YAML file that cannot be read
+    raises trm.yamlio.YamlFileError, one that is no valid TrainConfig trm.schema.ConfigError.
     """
     if name in PAPER_SETUPS:
         return PAPER_SETUPS[name]
-    profile_name, sep, claim_id = name.partition(":")
-    if not sep:
-        raise KeyError(f"unknown config {name!r}: expected one of {sorted(PAPER_SETUPS)} or PROFILE:CLAIM-ID")
-    from audit.registry import load_registry
+    if Path(name).suffix in (".yaml", ".yml"):
+        from trm.yamlio import read_yaml
 
-    from audit.errors import InputError
-
-    registry = load_registry([Path(p) for p in claims])
-    try:
-        profile = registry.claim(claim_id).profiles[profile_name]
-    except (KeyError, InputError):
-        known = [f"{p}:{c.id}" for c in registry.claims for p in c.profiles]
-        raise KeyError(f"unknown config {name!r}: expected one of {sorted(PAPER_SETUPS) + sorted(known)}") from None
-    cfg = profile.config
-    return BenchSetup(name, cfg.model, seq_len=cfg.data.seq_len, vocab_size=cfg.data.vocab_size,
-                      batch_size=cfg.train.global_batch_size, optim=cfg.train)
+        return setup_from_config(name, TrainConfig.from_dict(read_yaml(name)))
+    raise KeyError(f"unknown config {name!r}: expected one of {sorted(PAPER_SETUPS)} or a TrainConfig .yaml file")
 
 
 def official_bench_config(setup: BenchSetup) -> dict:
@@ -169,44 +164,6 @@ def flop_count(cfg: ModelConfig, seq_len: int, vocab_size: int, batch_size: int)
 
 
 # ---- measurement helpers ----------------------------------------------------------------------
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
-
-
-def available_cores() -> int:
-    """CPUs this process may run on (its affinity mask), not the machine's total."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-def threads_for_load(cores: int, load: Optional[float]) -> int:
-    """Threads worth running on `cores` CPUs when `load` runnable processes (1-minute load average)
-    already compete for them: the cores left free, at least 1.
-
-    On a shared machine a second OpenMP thread that must wait for a core stalls every parallel
-    region at its barrier (we measured a bfloat16 step 8x slower with 2 threads than with 1 at a
-    load of 4 on 2 cores), so threads beyond the free cores cost more than they bring.
-    """
-    if load is None:
-        return cores
-    return max(1, min(cores, round(cores - load)))
-
-
-def loadavg() -> Optional[list[float]]:
-    try:
-        with open("/proc/loadavg") as f:
-            return [float(x) for x in f.read().split()[:3]]
-    except OSError:
-        return None
-
 
 def matmul_ceiling_gflops(dtype: torch.dtype, shapes: list[tuple[int, int, int]], *,
                           min_seconds: float = 0.3) -> dict[str, float]:
@@ -388,10 +345,16 @@ def run_bench(setup: BenchSetup, *, dtype: str = "float32", threads: Optional[in
     return out
 
 
-def main(argv: Optional[list[str]] = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m trm.bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("config", help=f"{', '.join(PAPER_SETUPS)} or PROFILE:CLAIM-ID (e.g. smoke:sudoku-extreme/trm-mlp)")
+def main(argv: Optional[list[str]] = None, *, resolve: Callable[[str], BenchSetup] = resolve_setup,
+         prog: str = "python -m trm.bench",
+         config_help: str = f"{', '.join(PAPER_SETUPS)} or a TrainConfig .yaml file") -> None:
+    """The command line: parse `argv`, look CONFIG up with `resolve` (which raises KeyError for an
+    unknown name), run the bench and print its one JSON line. Bad input exits with code 2."""
+    from trm.schema import ConfigError
+    from trm.yamlio import YamlFileError
+
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("config", help=config_help)
     parser.add_argument("--batch-size", type=int, default=None, help="override the config's batch")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"], help="compute dtype")
     parser.add_argument("--threads", default=None,
@@ -407,18 +370,21 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--profile", type=int, default=0, metavar="TOP",
                         help="profile one more training step and list its TOP operators")
     parser.add_argument("--ceiling-seconds", type=float, default=0.3, help="timing per shape of the matmul ceiling")
-    parser.add_argument("--claims", nargs="+", default=[_CLAIMS], help="registry files or folders for PROFILE:CLAIM-ID")
     args = parser.parse_args(argv)
     try:
-        setup = resolve_setup(args.config, claims=tuple(args.claims))
+        setup = resolve(args.config)
     except KeyError as err:
         parser.exit(2, f"error: {err.args[0]}\n")
+    except YamlFileError as err:
+        parser.exit(2, f"error: {err}\n")
+    except ConfigError as err:
+        parser.exit(2, f"error: {args.config}: {err}\n")
     if args.batch_size:
         setup = replace(setup, batch_size=args.batch_size)
     if args.cpu_matmul:
         setup = replace(setup, model=replace(setup.model, cpu_matmul=args.cpu_matmul))
     if args.threads == "auto":
-        threads = threads_for_load(available_cores(), (loadavg() or [None])[0])
+        threads = threads_for_current_load()
     else:
         threads = int(args.threads) if args.threads else None
     result = run_bench(setup, dtype=args.dtype, threads=threads, steps=args.steps, warmup=args.warmup,

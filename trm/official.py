@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import platform
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +19,7 @@ import torch
 
 from trm.act import initial_carry, supervision_step
 from trm.config import ModelConfig
+from trm.host import cpu_name
 from trm.model import RecursiveModel
 from trm.schema import ConfigError, from_dict
 
@@ -198,20 +198,9 @@ def _fixture_model(folder: Path, fixture: dict, overrides: dict, cpu_matmul: str
     return model, mapping
 
 
-def cpu_name() -> str:
-    """This CPU's model name as the kernel reports it (e.g. 'Intel(R) Xeon(R) Processor'), or 'unknown'."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def cpu_key(name: str) -> str:
-    """A file-name form of a CPU model name: 'Intel(R) Xeon(R) Processor' -> 'intel-xeon-processor'."""
-    words = re.sub(r"\((r|tm)\)", " ", name.lower())
+    """A file-name form of a CPU model name: 'cpu: Intel(R) Xeon(R) Processor' -> 'intel-xeon-processor'."""
+    words = re.sub(r"\((r|tm)\)", " ", name.lower().removeprefix("cpu: "))
     return re.sub(r"[^a-z0-9]+", "-", words).strip("-") or "unknown"
 
 

@@ -6,10 +6,11 @@ checkpoints every 5, two evaluations). scripts/reliability.py runs many more kil
 """
 from __future__ import annotations
 
-import os
 import random
 
 import reliability_kit as kit
+
+from trm.host import threads_per_worker
 
 # Kills in one chain on one runs directory; each process dies at its fault, the next resumes.
 # The N of a fault counts calls inside that one process.
@@ -80,6 +81,6 @@ def test_sigkill_of_a_parallel_run_leaves_no_orphan_workers(reference_plan, tmp_
     assert sorted(records) == sorted(reference_plan.signatures)
     assert all(signature["record"]["status"] == "completed" for signature in records.values())
     assert kit.torn_files(tmp_path / "runs") == []
-    if max(1, (os.cpu_count() or 1) // 2) == 1:  # the workers train on one thread each, as the reference did
+    if threads_per_worker(2) == 1:  # the workers train on one thread each, as the reference did
         for run, expected in reference_plan.signatures.items():
             assert kit.differences(expected, records[run]) == [], run

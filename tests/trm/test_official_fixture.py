@@ -199,9 +199,10 @@ def test_load_official_checkpoint_from_a_file():
 
 def test_expected_file_prefers_this_cpus_official_outputs(tmp_path):
     """Official outputs replayed on this CPU model win over the folder's default expected.pt."""
-    from trm.official import cpu_key, cpu_name
+    from trm.host import cpu_name
+    from trm.official import cpu_key
 
-    assert cpu_key("Intel(R) Xeon(R) Processor") == "intel-xeon-processor"
+    assert cpu_key("cpu: Intel(R) Xeon(R) Processor") == "intel-xeon-processor"
     assert cpu_key("AMD EPYC 9R14 96-Core Processor") == "amd-epyc-9r14-96-core-processor"
     (tmp_path / "expected.pt").write_bytes(b"")
     assert expected_file(tmp_path) == tmp_path / "expected.pt"

@@ -1,4 +1,4 @@
-"""`python -m trm`: bad input exits 2; eval-official scores an official checkpoint; bench times a step."""
+"""`python -m trm`: bad input exits 2; eval-official scores an official checkpoint; bench is trm.bench."""
 import json
 from pathlib import Path
 
@@ -24,6 +24,15 @@ def test_bad_config_exits_2_naming_file_and_field(tmp_path):
     assert out.exit_code == 2
     assert "bad.yaml" in out.output and "train.lr" in out.output
     assert "Traceback" not in out.output
+
+
+def test_duplicate_key_in_a_config_exits_2_naming_file_and_line(tmp_path):
+    config = tmp_path / "twice.yaml"
+    config.write_text((DATA / "trm_tiny_train.yaml").read_text() + "seed: 1\n")  # a second `seed:`, line 12
+    out = CliRunner().invoke(main, ["train", str(config), "--run-dir", str(tmp_path / "run")])
+    assert out.exit_code == 2
+    assert f"{config}: line 12: duplicate key 'seed'" in out.output and "Traceback" not in out.output
+    assert not (tmp_path / "run").exists()
 
 
 def _processed_from_fixture(root: Path) -> None:
@@ -73,8 +82,9 @@ def test_eval_official_reproduces_the_official_predictions(tmp_path):
     assert result["metrics"]["steps"] == fixture["resolved_config"]["halt_max_steps"]
 
 
-def test_bench_prints_a_rate(tmp_path):
-    out = CliRunner().invoke(main, ["bench", str(DATA / "trm_tiny_train.yaml"), "--seq-len", "16", "--vocab-size", "6",
-                                    "--batch", "8", "--steps", "2"])
+def test_bench_is_trm_bench(tmp_path):
+    out = CliRunner().invoke(main, ["bench", str(DATA / "trm_tiny_train.yaml"), "--batch-size", "8", "--steps", "2",
+                                    "--warmup", "1", "--threads", "1", "--ceiling-seconds", "0.01"])
     assert out.exit_code == 0, out.output
-    assert "samples/s" in out.output
+    result = json.loads(out.output.strip().splitlines()[-1])
+    assert result["batch_size"] == 8 and len(result["ms_per_step_all"]) == 2 and result["samples_per_s"] > 0
