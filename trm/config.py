@@ -76,7 +76,7 @@ class ModelConfig:
                               f"(derived) or {math.ceil(self.puzzle_emb_ndim / self.hidden_size)}, got {self.puzzle_emb_len}")
         if self.mixer == "attention" and self.pos_encodings == "none":
             raise ConfigError("pos_encodings", "attention without positions cannot tell cells apart; got 'none'")
-        if self.pos_encodings == "rope" and self.head_dim % 2:
+        if self.mixer == "attention" and self.pos_encodings == "rope" and self.head_dim % 2:
             raise ConfigError("num_heads", "RoPE rotates pairs of values, so the head dim (hidden_size / num_heads) "
                               f"must be even, got {self.hidden_size} / {self.num_heads} = {self.head_dim}")
         if self.puzzle_emb_ndim > self.prefix_len * self.hidden_size:
@@ -251,9 +251,10 @@ def check(cfg: Config) -> None:
 
 
 def sudoku_min_givens(side: int) -> int:
-    """The fewest givens a side x side Sudoku with a unique solution can have (as far as we know for sure).
+    """A lower bound on the givens of a side x side Sudoku with a unique solution.
 
-    17 for 9x9 (McGuire, Tugemann and Civario, 2012, by exhaustive search); for other sides the
-    bound side - 1: were two digits both absent, swapping them would give a second solution.
+    17 for 9x9, the proven minimum (McGuire, Tugemann and Civario, 2012, by exhaustive search);
+    side - 1 for the other sides: were two digits both absent, swapping them would give a second
+    solution (the true minima are higher, e.g. 4 on 4x4; the generator reports those it misses).
     """
     return 17 if side == 9 else side - 1
