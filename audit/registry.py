@@ -18,7 +18,7 @@ from typing import Any, Iterable, Literal, Optional
 
 from audit.errors import InputError
 from audit.yamlio import read_yaml
-from trm.config import DataConfig, ModelConfig, OptimConfig, TrainConfig
+from trm.config import DataConfig, ModelConfig, OptimConfig, TrainConfig, check
 from trm.schema import ConfigError, from_dict, non_negative, positive, spec
 
 # Lower-case words joined by '/', '-', '_', '.'; no empty parts, no '..': ids become run directories.
@@ -241,6 +241,10 @@ def _parse_profiles(raw: Any, claim: Claim) -> dict[str, Profile]:
 
 def _check_profile_fits_claim(profile: Profile, claim: Claim, where: str) -> None:
     """A profile must be able to produce the claim's metric, under the claim's evaluation protocol."""
+    try:
+        check(profile.config)  # every rule training would otherwise stop on, across the sections too
+    except ConfigError as err:
+        raise err.prefixed(where) from None
     allowed = METRICS_BY_TASK[profile.data.task]
     if claim.metric not in allowed:
         raise ConfigError(f"{where}.data.task", f"task {profile.data.task!r} cannot measure {claim.metric!r}")

@@ -23,6 +23,7 @@ from typing import Callable, Iterator, Optional
 from audit.errors import InputError
 from audit.plan import RunSpec, assess
 from audit.records import FORMAT_VERSION, RECORD_NAME, RunRecord, parse_record, write_json_atomic, write_record
+from trm.errors import ConfigError, ResumeConfigMismatch, ResumeWorldSizeMismatch, TrmError
 
 log = logging.getLogger(__name__)
 
@@ -173,20 +174,29 @@ def _attempt(spec: RunSpec, trainer: Trainer) -> dict:
     """The trainer's result, or a failed result with the reason; bad input raises InputError."""
     try:
         return trainer(spec)
+    except InputError:
+        raise
+    except ResumeConfigMismatch as err:
+        if not (spec.directory / "checkpoint").exists():
+            return _failure(err)
+        # An unfinished run of an earlier version of the profile: its checkpoints cannot be
+        # resumed under this config. Keep them aside and start this config from scratch.
+        _set_aside_checkpoints(spec, str(err))
+        return _attempt(spec, trainer)
+    except ResumeWorldSizeMismatch as err:  # its checkpoints stay: a rerun with their world size resumes them
+        return _failure(err)
+    except TrmError as err:  # a config or data problem: no training of this spec can succeed
+        raise _input_error(spec, err) from None
     except Exception as err:  # out of memory, a full disk at a checkpoint, a dead worker, a bug
-        if _is_bad_input(err):
-            raise InputError(str(err)) from None
-        if _is_config_mismatch(err) and (spec.directory / "checkpoint").exists():
-            # An unfinished run of an earlier version of the profile: its checkpoints cannot be
-            # resumed under this config. Keep them aside and start this config from scratch.
-            _set_aside_checkpoints(spec, str(err))
-            return _attempt(spec, trainer)
         return _failure(err)  # this run fails with its reason; the plan's other runs go on
 
 
-def _is_config_mismatch(err: Exception) -> bool:
-    """trm.train.ResumeMismatch about the config (not the world size, whose progress must not be dropped)."""
-    return type(err).__name__ == "ResumeMismatch" and str(err).startswith("checkpoint config")
+def _input_error(spec: RunSpec, err: TrmError) -> InputError:
+    """The trainer's bad-input error as the harness's, naming the claims file, the claim and the profile."""
+    where = ": ".join(part for part in (spec.claim.file, spec.claim.id) if part)
+    profile = f"profiles.{spec.profile}"
+    detail = err.prefixed(profile) if isinstance(err, ConfigError) else f"{profile}: {err}"
+    return InputError(f"{where}: {detail}")
 
 
 def _set_aside_checkpoints(spec: RunSpec, why: str) -> None:
@@ -229,13 +239,6 @@ def _remove_interrupted_writes(directory: Path) -> None:
     """
     for leftover in directory.glob(".*.tmp"):
         leftover.unlink(missing_ok=True)
-
-
-def _is_bad_input(err: Exception) -> bool:
-    from trm.data.errors import DataError
-    from trm.schema import ConfigError
-
-    return isinstance(err, (InputError, DataError, ConfigError))
 
 
 def _failure(err: BaseException) -> dict:

@@ -63,16 +63,15 @@ def train(config, run_dir, device, seed, data_cache, threads):
     """Train CONFIG into RUN_DIR, resuming from its checkpoint if there is one."""
     import torch
 
-    from trm.data.errors import DataError
-    from trm.schema import ConfigError
-    from trm.train import ResumeMismatch, train as run_training
+    from trm.errors import TrmError
+    from trm.train import train as run_training
 
     cfg = _load_config(config, seed)
     if threads:
         torch.set_num_threads(threads)
     try:
         result = run_training(cfg, Path(run_dir), device, data_cache=Path(data_cache) if data_cache else None)
-    except (ConfigError, DataError, ResumeMismatch) as err:
+    except TrmError as err:  # bad config, bad data, a checkpoint this run cannot resume
         raise _UsageError(f"{config}: {err}") from None
     if int(os.environ.get("RANK", "0")) == 0:
         _write_json(Path(run_dir) / "result.json", result.to_dict())

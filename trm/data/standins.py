@@ -11,8 +11,10 @@ puzzles get the hard tail (3 in 4 hill-climbed towards a high rating). Maze (any
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -21,6 +23,7 @@ from trm.data.hub_csv import write_hub_csv
 from trm.data.maze_generator import generate_mazes, paper_min_moves
 from trm.data.sudoku_generator import SudokuRecipe, generate_sudokus
 from trm.data.sudoku_solver import geometry_for_side
+from trm.errors import ConfigError
 
 SUDOKU_SOURCE = "standin_sudoku_v1"
 MAZE_SOURCE = "standin_maze_v1"
@@ -76,7 +79,8 @@ def write_standin_csvs(cfg: DataConfig, directory: Path, rng: np.random.Generato
 def _sudoku_rows(cfg: DataConfig, count: int, rng: np.random.Generator) -> tuple[list, dict]:
     recipe = sudoku_recipe(cfg)
     side = recipe.geometry.side
-    puzzles = generate_sudokus(recipe, count, rng)
+    with _difficulty_out_of_reach():
+        puzzles = generate_sudokus(recipe, count, rng)
     rows = [(SUDOKU_SOURCE, _digits_text(p.puzzle), _digits_text(p.solution), p.rating) for p in puzzles]
     deviations = ["offline stand-in: generated puzzles with a unique solution; rating = our solver's backtrack "
                   "count (rating-like, not tdoku)"]
@@ -93,6 +97,19 @@ def _sudoku_rows(cfg: DataConfig, count: int, rng: np.random.Generator) -> tuple
     return rows, info
 
 
+@contextlib.contextmanager
+def _difficulty_out_of_reach() -> Iterator[None]:
+    """A generator that gave up (its attempts never reached the difficulty) as a ConfigError on that field.
+
+    `DataConfig.validate` refuses the difficulties no puzzle can have; this catches those its bounds
+    let through that the generator's attempts never reach (3 givens on 4x4: the true minimum is 4).
+    """
+    try:
+        yield
+    except ValueError as err:  # the generators' only ValueError: "could not dig ..." / "no ... maze ..."
+        raise ConfigError("data.difficulty", str(err)) from None
+
+
 def _digits_text(digits) -> str:
     return "".join(str(d) if d else "." for d in digits)
 
@@ -100,7 +117,8 @@ def _digits_text(digits) -> str:
 def _maze_rows(cfg: DataConfig, count: int, rng: np.random.Generator) -> tuple[list, dict]:
     side = cfg.grid_size
     min_moves = paper_min_moves(side) if cfg.difficulty is None else cfg.difficulty
-    mazes = generate_mazes(side, count, rng, min_moves)
+    with _difficulty_out_of_reach():
+        mazes = generate_mazes(side, count, rng, min_moves)
     rows = [(MAZE_SOURCE, m.question, m.answer, m.rating) for m in mazes]
     deviations = ["offline stand-in: random-wall mazes with a unique shortest path (the original generator was "
                   "never released); rating = path length in moves"]

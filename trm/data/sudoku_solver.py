@@ -19,6 +19,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from trm.config import SUDOKU_BOXES
+
 # The elimination recursion follows chains of forced cells; a 9x9 grid needs far less than this.
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))
 
@@ -45,10 +47,9 @@ class Geometry:
 
 def geometry_for_side(side: int) -> Geometry:
     """The standard box shape for a side: 4 -> 2x2, 6 -> 2x3, 8 -> 2x4, 9 -> 3x3 (one-character digits)."""
-    shapes = {4: (2, 2), 6: (2, 3), 8: (2, 4), 9: (3, 3)}
-    if side not in shapes:
-        raise ValueError(f"no standard Sudoku box shape for side {side} (known: {sorted(shapes)})")
-    return Geometry(*shapes[side])
+    if side not in SUDOKU_BOXES:  # a config with such a side is refused by DataConfig.validate
+        raise ValueError(f"no standard Sudoku box shape for side {side} (known: {sorted(SUDOKU_BOXES)})")
+    return Geometry(*SUDOKU_BOXES[side])
 
 
 @functools.lru_cache(maxsize=None)

@@ -13,6 +13,7 @@ from trm.data.hub_csv import maze_cells, read_hub_csv, sudoku_digits
 from trm.data.prepare import build_dataset, check_processed, prepare_dataset
 from trm.data.processed import content_hash, verify_content
 from trm.data.sudoku_solver import geometry_for_side
+from trm.errors import ConfigError
 
 Q = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
 A = "534678912672195348198342567859761423426853791713924856961537284287419635345286179"
@@ -178,3 +179,12 @@ def test_cache_key_follows_the_config(tmp_path):
     assert b != a
     assert not np.array_equal(PuzzleDataset(a, "test").arrays.inputs, PuzzleDataset(b, "test").arrays.inputs)
     assert prepare_dataset(small_sudoku(arc_version="arc-agi-2"), tmp_path) == a  # irrelevant field
+
+
+def test_a_difficulty_the_generator_never_reaches_is_a_config_error(tmp_path):
+    """3 givens on 4x4 passes the config's bound (side - 1) but no such puzzle exists (the minimum is 4)."""
+    with pytest.raises(ConfigError) as err:
+        prepare_dataset(small_sudoku(difficulty=3), tmp_path / "cache")
+    assert err.value.field == "data.difficulty" and "could not dig a 4x4 Sudoku down to 3 givens" in err.value.reason
+    with pytest.raises(ConfigError, match="data.difficulty: no 3x3 maze with a path of >= 8 moves"):
+        prepare_dataset(small_sudoku(task="maze", grid_size=3, difficulty=8), tmp_path / "cache")
