@@ -16,25 +16,19 @@ from audit.errors import AuditError, InputError
 
 
 def translate_errors(command):
-    """Turn AuditError (and ConfigError escaping a validator) into a one-line message and exit code."""
+    """Turn AuditError and the trainer's own errors (trm.errors.TrmError: a bad config or data file
+    found by trm) into a one-line message and exit code."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        from trm.schema import ConfigError
+        from trm.errors import TrmError
 
         try:
             return command(*args, **kwargs)
         except AuditError as err:
             click.echo(f"Error: {err}", err=True)
             sys.exit(err.exit_code)
-        except ConfigError as err:
-            click.echo(f"Error: {err}", err=True)
-            sys.exit(2)
-        except ValueError as err:
-            from trm.data.errors import DataError
-
-            if not isinstance(err, DataError):
-                raise
+        except TrmError as err:
             click.echo(f"Error: {err}", err=True)
             sys.exit(2)
         except OSError as err:  # a path the user gave that cannot be made or read (too long, not a directory)

@@ -19,12 +19,13 @@ import torch
 
 from trm.act import initial_carry, supervision_step
 from trm.config import ModelConfig
+from trm.errors import TrmError
 from trm.host import cpu_name
 from trm.model import RecursiveModel
 from trm.schema import ConfigError, from_dict
 
 
-class OfficialCheckpointError(ValueError):
+class OfficialCheckpointError(TrmError):
     """An official state dict does not fit the model: names unused or missing, or shapes differ."""
 
 
