@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Literal, Optional
 
 from audit.errors import InputError
-from audit.setups import CLAIM, SETUPS_FILE, Setups, load_setups, resolve
+from audit.setups import CLAIM, SETUPS_FILE, Resolved, Setups, load_setups, resolve
 from audit.yamlio import read_yaml
 from trm.config import DataConfig, ModelConfig, OptimConfig, TrainConfig
 from trm.schema import ConfigError, from_dict, non_negative, positive, spec
@@ -91,8 +91,7 @@ class Profile:
     data: DataConfig = spec(DataConfig(), doc="benchmark and builder")
     train: OptimConfig = spec(OptimConfig(), doc="optimisation, budget, evaluation")
     name: str = field(default="", compare=False, metadata={"internal": True})
-    bases: tuple[str, ...] = field(default=(), compare=False, metadata={"internal": True})
-    origins: dict = field(default_factory=dict, compare=False, metadata={"internal": True})
+    resolution: Optional[Resolved] = field(default=None, compare=False, metadata={"internal": True})
 
     @property
     def config(self) -> TrainConfig:
@@ -262,7 +261,7 @@ def _resolve_profile(body: Any, setups: Setups, where: str, name: str) -> Profil
         if origin == CLAIM:
             raise
         raise ConfigError(err.field, f"{err.reason} (set by setup {origin!r} in {setups.file})") from None
-    return replace(profile, name=name, bases=resolved.bases, origins=resolved.origins)
+    return replace(profile, name=name, resolution=resolved)
 
 
 def _check_profile_fits_claim(profile: Profile, claim: Claim, where: str) -> None:

@@ -49,12 +49,15 @@ class Resolved:
 
     body: the complete body to validate (no `base` key). bases: the setups used, nearest first.
     origins: dotted key ('comparable', 'train.lr') -> the setup that set it, or CLAIM; keys absent
-    here are the trm/config.py defaults.
+    here are the trm/config.py defaults. replaced: dotted key -> (origin, value) that a nearer
+    setting overrode, e.g. {'train.ema_rate': ('proxy', 0.98)} when the claim writes its own.
     """
 
     body: dict
     bases: tuple[str, ...]
     origins: dict[str, str]
+    replaced: dict[str, tuple[str, Any]]
+    setups_file: str = ""
 
 
 def sections(profile_type: type) -> dict[str, type]:
@@ -128,7 +131,7 @@ def resolve(body: Any, setups: Setups, profile_type: type) -> Resolved:
     """
     check_keys(body, profile_type)
     if BASE_KEY not in body:
-        return Resolved(dict(body), (), {key: CLAIM for key in _dotted(body)})
+        return Resolved(dict(body), (), {key: CLAIM for key in dotted_keys(body)}, {})
     name = body[BASE_KEY]
     if not setups.bodies:
         raise ConfigError(BASE_KEY, f"names setup {name!r} but there is no {SETUPS_FILE} next to the claims file")
@@ -137,20 +140,28 @@ def resolve(body: Any, setups: Setups, profile_type: type) -> Resolved:
     bases = tuple(_chain(name, setups.bodies))
     merged: dict = {}
     origins: dict[str, str] = {}
+    replaced: dict[str, tuple[str, Any]] = {}
     section_names = sections(profile_type)
     for origin, layer in [*((b, setups.bodies[b]) for b in reversed(bases)), (CLAIM, body)]:
+        for key in dotted_keys(layer):
+            if key in origins:
+                replaced[key] = (origins[key], value_at(merged, key))
+            origins[key] = origin
         for key, value in layer.items():
-            if key == BASE_KEY:
-                continue
             if key in section_names:
                 merged[key] = {**merged.get(key, {}), **value}
-            else:
+            elif key != BASE_KEY:
                 merged[key] = value
-        origins.update({key: origin for key in _dotted(layer)})
-    return Resolved(merged, bases, origins)
+    return Resolved(merged, bases, origins, replaced, setups.file)
 
 
-def _dotted(body: Mapping) -> list[str]:
+def value_at(body: Mapping, dotted: str) -> Any:
+    """body['train']['lr'] for 'train.lr', body['comparable'] for 'comparable'."""
+    section, _, key = dotted.partition(".")
+    return body[section][key] if key else body[section]
+
+
+def dotted_keys(body: Mapping) -> list[str]:
     """The keys a partial profile sets, sections spelled out: ['comparable', 'train.lr', ...]."""
     keys = []
     for key, value in body.items():
