@@ -1,6 +1,7 @@
 """What `trm-audit claims` shows: the registry as rows for people and as JSON for machines."""
 from __future__ import annotations
 
+import json
 from dataclasses import fields
 
 import yaml
@@ -149,4 +150,6 @@ def _origin(shown: dict, key: str) -> str:
 
 def _scalar(value) -> str:
     """One line of YAML that reads back as the same value (PyYAML writes 1e-5 as 1.0e-05: a float to it)."""
+    if isinstance(value, str) and "\n" in value:
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a one-line YAML double-quoted scalar
     return yaml.safe_dump(value, default_flow_style=True, width=10**9, allow_unicode=True).splitlines()[0]

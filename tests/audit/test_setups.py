@@ -141,3 +141,10 @@ def test_show_marks_each_origin_and_checks_its_arguments():
     assert "unknown claim 'no/such'" in claims_error(ROOT / "claims", "--show", "no/such")
     assert "has no profile 'fast'" in claims_error(ROOT / "claims", "--show", "sudoku-extreme/hrm", "--profile", "fast")
     assert "only with --show" in claims_error(ROOT / "claims", "--profile", "smoke")
+
+
+@pytest.mark.parametrize("value", ["two\nlines: here", "x # not a comment", "< 36 h", "yes", "0.5", 1e-5, None, True])
+def test_show_writes_values_that_read_back_the_same(value):
+    from audit.listing import _scalar
+
+    assert yaml.safe_load(f"key: {_scalar(value)}")["key"] == value
