@@ -49,15 +49,27 @@ def cli():
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines instead of a table.")
 @click.option("--no-count", is_flag=True, help="Skip counting parameters (which imports torch).")
+@click.option("--show", "show_id", metavar="CLAIM", help="Print CLAIM's profiles resolved (YAML to paste back; "
+              "each value's origin: base setup, claim or default) instead of the table.")
+@click.option("--profile", "profile_name", metavar="NAME", help="With --show: only this profile.")
 @translate_errors
-def claims(paths, as_json, no_count):
+def claims(paths, as_json, no_count, show_id, profile_name):
     """List and validate the claims registry (default: the claims/ directory)."""
     import json
 
-    from audit.listing import format_claims_table, list_claims
+    from audit.listing import format_claims_table, format_profile_yaml, list_claims, show_profile
     from audit.registry import load_registry
 
     registry = load_registry(paths or ["claims"])
+    if profile_name and not show_id:
+        raise InputError("--profile: only with --show CLAIM")
+    if show_id:
+        claim = registry.claim(show_id)
+        if profile_name and profile_name not in claim.profiles:
+            raise InputError(f"--profile: {show_id} has no profile {profile_name!r} (known: {', '.join(claim.profiles)})")
+        shown = [show_profile(claim, p) for name, p in claim.profiles.items() if profile_name in (None, name)]
+        click.echo(json.dumps(shown, indent=2) if as_json else "\n\n".join(map(format_profile_yaml, shown)))
+        return
     listing = list_claims(registry, count_params=not no_count)
     click.echo(json.dumps(listing, indent=2, sort_keys=True) if as_json else format_claims_table(listing))
 

@@ -4,7 +4,9 @@ A claims file (one per claim family, e.g. `claims/sudoku_mlp.yaml`) holds `claim
 `comparisons:`. Each claim carries its quoted statement and source, what is measured and how,
 the claimed value in percent, the tolerance of the verdict and its profiles: complete training
 setups (`paper`: the official recipe; `smoke`: a CPU proxy), each a `TrainConfig` body plus what
-the report needs to know about it (comparable or not, stated hardware and time, deviations).
+the report needs to know about it (comparable or not, stated hardware and time, deviations). A
+profile usually names a base setup of `claims/setups.yaml` and writes only what differs from it
+(audit.setups resolves that here, once: past this module every profile is complete).
 
 Every problem is one line naming the file, the claim and the field, e.g.
     claims/sudoku_mlp.yaml: sudoku-extreme/trm-mlp: profiles.smoke.train.lr: expected a positive number, got 'fast'
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Literal, Optional
 
 from audit.errors import InputError
+from audit.setups import CLAIM, SETUPS_FILE, Resolved, Setups, load_setups, resolve
 from audit.yamlio import read_yaml
 from trm.config import DataConfig, ModelConfig, OptimConfig, TrainConfig, check
 from trm.schema import ConfigError, from_dict, non_negative, positive, spec
@@ -88,6 +91,7 @@ class Profile:
     data: DataConfig = spec(DataConfig(), doc="benchmark and builder")
     train: OptimConfig = spec(OptimConfig(), doc="optimisation, budget, evaluation")
     name: str = field(default="", compare=False, metadata={"internal": True})
+    resolution: Optional[Resolved] = field(default=None, compare=False, metadata={"internal": True})
 
     @property
     def config(self) -> TrainConfig:
@@ -152,8 +156,11 @@ def load_registry(paths: Iterable[Path | str]) -> Registry:
     claims: list[Claim] = []
     comparisons: list[Comparison] = []
     seen: dict[str, str] = {}
+    setups_by_dir: dict[Path, Setups] = {}
     for path in files:
-        file_claims, file_comparisons = _load_file(path)
+        if path.parent not in setups_by_dir:
+            setups_by_dir[path.parent] = load_setups(path.parent, Profile)
+        file_claims, file_comparisons = _load_file(path, setups_by_dir[path.parent])
         for claim in file_claims:
             if claim.id in seen:
                 raise InputError(f"{path}: {claim.id}: id: duplicate claim id (first defined in {seen[claim.id]})")
@@ -169,7 +176,9 @@ def _expand(paths: Iterable[Path | str]) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files.extend(sorted(p for p in path.glob("*.yaml") if p.is_file()))
+            files.extend(sorted(p for p in path.glob("*.yaml") if p.is_file() and p.name != SETUPS_FILE))
+        elif path.is_file() and path.name == SETUPS_FILE:
+            continue  # base setups, read with the claims files next to them (a shell glob claims/*.yaml names it)
         elif path.is_file():
             files.append(path)
         else:
@@ -179,14 +188,14 @@ def _expand(paths: Iterable[Path | str]) -> list[Path]:
     return files
 
 
-def _load_file(path: Path) -> tuple[list[Claim], list[Comparison]]:
+def _load_file(path: Path, setups: Setups) -> tuple[list[Claim], list[Comparison]]:
     data = read_yaml(path)
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a mapping with 'claims' and/or 'comparisons', got {type(data).__name__}")
     unknown = sorted(set(data) - {"claims", "comparisons"})
     if unknown:
         raise InputError(f"{path}: {unknown[0]}: unknown key (known keys: claims, comparisons)")
-    claims = [_parse_claim(path, i, body) for i, body in enumerate(_as_list(path, data, "claims"))]
+    claims = [_parse_claim(path, i, body, setups) for i, body in enumerate(_as_list(path, data, "claims"))]
     comparisons = [_parse_comparison(path, i, body) for i, body in enumerate(_as_list(path, data, "comparisons"))]
     if not claims and not comparisons:
         raise InputError(f"{path}: claims: no claims or comparisons in the file")
@@ -209,20 +218,20 @@ def _item_label(body: Any, key: str, index: int) -> str:
     return f"{key}[{index}]"
 
 
-def _parse_claim(path: Path, index: int, body: Any) -> Claim:
+def _parse_claim(path: Path, index: int, body: Any, setups: Setups) -> Claim:
     label = _item_label(body, "claims", index)
     try:
         if not isinstance(body, dict):
             raise ConfigError("", f"expected a mapping, got {body!r}")
         fields = {k: v for k, v in body.items() if k != "profiles"}
         claim = from_dict(Claim, fields)
-        profiles = _parse_profiles(body.get("profiles"), claim)
+        profiles = _parse_profiles(body.get("profiles"), claim, setups)
     except ConfigError as err:
         raise InputError(f"{path}: {label}: {err}") from None
     return replace(claim, profiles=profiles, file=str(path))
 
 
-def _parse_profiles(raw: Any, claim: Claim) -> dict[str, Profile]:
+def _parse_profiles(raw: Any, claim: Claim, setups: Setups) -> dict[str, Profile]:
     if raw is None:
         raise ConfigError("profiles", "missing required key")
     if not isinstance(raw, dict) or not raw:
@@ -233,10 +242,26 @@ def _parse_profiles(raw: Any, claim: Claim) -> dict[str, Profile]:
         if not isinstance(name, str) or not CLAIM_ID.match(name) or _claim_id(name):
             raise ConfigError(where, "expected a profile name of lower-case letters, digits and '-' "
                               f"(at most {MAX_NAME_PART} characters)")
-        profile = replace(from_dict(Profile, body, where), name=name)
+        profile = _resolve_profile(body, setups, where, name)
         _check_profile_fits_claim(profile, claim, where)
         profiles[name] = profile
     return profiles
+
+
+def _resolve_profile(body: Any, setups: Setups, where: str, name: str) -> Profile:
+    """The profile `body` with its base setups merged in; a bad value from a setup names that setup."""
+    try:
+        resolved = resolve(body, setups, Profile)
+    except ConfigError as err:
+        raise err.prefixed(where) from None
+    try:
+        profile = from_dict(Profile, resolved.body, where)
+    except ConfigError as err:
+        origin = resolved.origins.get(err.field.removeprefix(f"{where}."), CLAIM)
+        if origin == CLAIM:
+            raise
+        raise ConfigError(err.field, f"{err.reason} (set by setup {origin!r} in {setups.file})") from None
+    return replace(profile, name=name, resolution=resolved)
 
 
 def _check_profile_fits_claim(profile: Profile, claim: Claim, where: str) -> None:
