@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
+from audit.evidence import selected_evaluation
 from audit.plots import (ClaimEstimates, RunCurve, SourceCurves, SourceEstimate, plot_claims, plot_curves,
                          source_colors)
 
@@ -139,7 +140,8 @@ def claim_curves(registry, records: Sequence, status: Mapping) -> dict[str, list
         train, test, loss = read_curves(Path(record.path).parent, claim.metric)
         final = record.final.step if record.final else None
         best = record.best.step if record.best else None
-        selected = best if claim.protocol.checkpoint == "best" else final  # the rule the summary applies
+        chosen = selected_evaluation(record, claim)
+        selected = chosen.step if chosen else None
         grouped.setdefault(key, []).append(
             RunCurve(record.seed, _pair(train), _pair(test), _pair(loss), selected, final, best,
                      failed=record.status == "failed"))

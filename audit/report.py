@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
+from audit.evidence import checkpoint_rule
 from audit.figures import PLOTS_DIR, claim_label, ordered_claims, run_status
 from audit.records import EXTERNAL_DIR, read_records, write_bytes_atomic
 
@@ -109,7 +110,7 @@ def run_row(record, status: Mapping, wilson: Mapping, claim=None) -> dict:
     return {
         "claim": record.claim_id, "profile": record.profile, "seed": record.seed,
         "status": status.get(key, record.status), "final": record.final, "best": record.best,
-        "selected": claim.protocol.checkpoint if claim is not None else record.selected,
+        "selected": checkpoint_rule(claim) if claim is not None else record.selected,
         "wilson95": wilson.get(key), "steps": record.steps,
         "device": env.get("device"), "world_size": env.get("world_size"),
         "wall_time_h": None if record.wall_time_s is None else record.wall_time_s / 3600,
@@ -213,7 +214,8 @@ def registry_notes(registry) -> list[dict]:
 def build_report(inputs: Inputs, *, html: bool = False) -> dict[str, bytes]:
     """Every file of the report, keyed by path relative to the report directory."""
     from audit.aggregate import build_summary, summary_text
-    from audit.figures import draw_figures
+    from audit.evidence import checkpoint_rule
+from audit.figures import draw_figures
     from audit.render import markdown_to_html, render_markdown
 
     summary = build_summary(inputs.registry, inputs.records, inputs.externals, inputs.problems)

@@ -2,9 +2,9 @@
 
 A source is one of our profiles (`smoke`, `paper`, ...) with its run records, or one external
 result (`alphaxiv-2025`, `alphaxiv-2025 (50k epochs)`) with per-seed values or a published
-summary. `collect_sources` turns records and result sets into `SourceData`: only completed,
-current runs become values; failed runs and stale runs (recorded config hash differs from the
-profile's current config at that seed) are kept aside as `Excluded`, never averaged in.
+summary. `collect_sources` turns records and result sets into `SourceData`: only the runs that
+count (audit.evidence.standing) become values; failed and stale runs are kept aside as
+`Excluded` with the reason, never averaged in.
 `source_stats` gives a source's seed statistics; `readings` spells out every reading of a
 published "±" whose meaning is not stated. Percent everywhere; None means undefined.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
 from audit import stats
-from audit.records import same_config
+from audit.evidence import standing
 
 # Run counts under which a "±" of unknown meaning is read as an SD or a CI when the source does not
 # say how many runs it had: they bracket what reproductions usually run; each is labelled assumed.
@@ -37,7 +37,7 @@ class Excluded:
     """A run kept out of the statistics, and why."""
 
     seed: int
-    status: str  # "failed" or "stale"
+    status: str  # "failed" or "stale" (audit.evidence.Standing.status)
     reason: str
     value: Optional[float]  # what a stale run measured (shown, not used)
 
@@ -99,21 +99,12 @@ def _profile_source(claim, name: str, records: Sequence) -> SourceData:
     profile = claim.profiles.get(name)
     runs, excluded = [], []
     for record in sorted(records, key=lambda r: r.seed):
-        # the claim's current checkpoint rule picks the evaluation (normally the record's `selected`)
-        chosen = record.best if claim.protocol.checkpoint == "best" else record.final
-        if record.status != "completed" or chosen is None:
-            reason = record.error or f"completed without a '{claim.protocol.checkpoint}' evaluation"
-            excluded.append(Excluded(record.seed, "failed", reason, None))
-        elif profile is None:
-            excluded.append(Excluded(record.seed, "stale", "profile is no longer in the registry", chosen.value))
-        elif record.metric != claim.metric:
-            excluded.append(Excluded(record.seed, "stale", f"measured {record.metric}, the claim now uses "
-                                     f"{claim.metric}", chosen.value))
-        elif not same_config(record, profile.config.with_seed(record.seed)):
-            excluded.append(Excluded(record.seed, "stale", "config changed since the run "
-                                     f"(recorded {record.config_hash})", chosen.value))
-        else:
+        found = standing(record, claim)
+        if found.counts:
+            chosen = found.evaluation
             runs.append(RunValue(record.seed, chosen.value, chosen.correct, chosen.total))
+        else:
+            excluded.append(Excluded(record.seed, found.status, found.reason, found.value))
     comparable = bool(profile.comparable) if profile is not None else False
     deviations = tuple(profile.deviations) if profile is not None else ()
     return SourceData(claim.id, name, "profile", comparable, tuple(runs), tuple(excluded), None, deviations)
