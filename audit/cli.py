@@ -225,7 +225,7 @@ def plan_seeds_command(claim_id, gap, sd, claims_paths, runs_dir):
     """Seeds needed to detect a gap with a one-sided test at alpha 0.05 and power 0.8."""
     from pathlib import Path
 
-    from audit.aggregate import plan_seeds
+    from audit.seeds import plan_seeds
     from audit.external import load_externals
     from audit.records import EXTERNAL_DIR, read_records
     from audit.registry import load_registry
