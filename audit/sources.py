@@ -123,6 +123,33 @@ def _external_source(result_set, result) -> SourceData:
     return SourceData(result.claim, name, "external", result_set.comparable, (), (), published, deviations)
 
 
+@dataclass(frozen=True)
+class SeedReading:
+    """A ± of unknown meaning read as a seed SD, an SE or a t 95% half-width over n runs."""
+
+    reading: str
+    n: int
+    n_assumed: bool
+    sd: Optional[float]
+    se: Optional[float]
+    ci95: Optional[tuple]
+    consistent: Optional[bool]
+
+
+@dataclass(frozen=True)
+class WilsonReading:
+    """A ± of unknown meaning read as the Wilson 95% half-width of one evaluation."""
+
+    reading: str
+    n: int
+    n_assumed: bool
+    test_size: Optional[int]
+    predicted_pm: Optional[float]
+    consistent: Optional[bool]
+    test_size_solved: Optional[float]
+    test_size_range: Optional[tuple]
+
+
 # --- statistics of one source ------------------------------------------------------------------
 
 def source_stats(source: SourceData) -> stats.SampleStats:
@@ -155,7 +182,7 @@ def sd_under(kind: str, pm: float, n: int) -> Optional[float]:
     return pm / stats.t_quantile(stats.LEVEL, n) * math.sqrt(n)  # ci95: pm = t * SE
 
 
-def readings(pub: Published) -> Optional[list[dict]]:
+def readings(pub: Published) -> Optional[tuple]:
     """Every reading of a ± of unknown meaning, and whether the published numbers fit it.
 
     sd / se / ci95: the ± read as a seed SD, an SE of the mean, or a Student-t 95% half-width over
@@ -172,10 +199,9 @@ def readings(pub: Published) -> Optional[list[dict]]:
         for n, assumed in seed_counts(pub.n_seeds):
             sd = sd_under(kind, pub.pm, n)
             s = stats.summary_stats(pub.mean, sd, n)
-            rows.append({"reading": kind, "n": n, "n_assumed": assumed, "sd": s.sd, "se": s.se,
-                         "ci95": as_pair(s.ci), "consistent": None})
+            rows.append(SeedReading(kind, n, assumed, s.sd, s.se, as_pair(s.ci), None))
     rows.append(_wilson_reading(pub))
-    return rows
+    return tuple(rows)
 
 
 def seed_counts(n_seeds: Optional[int]) -> list[tuple[int, bool]]:
@@ -184,19 +210,16 @@ def seed_counts(n_seeds: Optional[int]) -> list[tuple[int, bool]]:
     return [(n, True) for n in ASSUMED_SEEDS]
 
 
-def _wilson_reading(pub: Published) -> dict:
-    row = {"reading": "wilson95", "n": 1, "n_assumed": pub.n_seeds is None, "test_size": pub.test_size,
-           "predicted_pm": None, "consistent": None, "test_size_solved": None, "test_size_range": None}
+def _wilson_reading(pub: Published) -> WilsonReading:
     if not 0 < pub.mean < 100 or pub.pm <= 0:
-        return row
+        return WilsonReading("wilson95", 1, pub.n_seeds is None, pub.test_size, None, None, None, None)
+    predicted = consistent = None
     if pub.test_size is not None:
         predicted = stats.wilson_half_width(pub.mean, pub.test_size)
-        row["predicted_pm"] = predicted
-        row["consistent"] = abs(predicted - pub.pm) <= pub.rounding + 1e-12
-    row["test_size_solved"] = stats.solve_wilson_total(pub.mean, pub.pm)
+        consistent = abs(predicted - pub.pm) <= pub.rounding + 1e-12
     found = stats.wilson_total_range(pub.mean, pub.pm, pub.rounding)
-    row["test_size_range"] = list(found) if found else None
-    return row
+    return WilsonReading("wilson95", 1, pub.n_seeds is None, pub.test_size, predicted, consistent,
+                         stats.solve_wilson_total(pub.mean, pub.pm), tuple(found) if found else None)
 
 
 def as_pair(ci: Optional[stats.Interval]) -> Optional[list[float]]:
