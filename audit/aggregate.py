@@ -239,11 +239,6 @@ def _provenance(result_set) -> ExternalProvenance:
                               tuple(result_set.deviations))
 
 
-def summary_text(summary: Summary) -> str:
-    """The exact bytes of summary.json (Summary.to_json)."""
-    return summary.to_json()
-
-
 def write_summary(summary: Summary, path: Path | str) -> Path:
     """Write summary.json atomically: readers see the old file or the new one (same content, same bytes)."""
     write_bytes_atomic(Path(path), summary.to_json().encode("utf-8"))
