@@ -1,51 +1,48 @@
 """From run records and external results to `reports/summary.json`: statistics, verdicts, comparisons.
 
     records + externals --sources.collect_sources--> SourceData per (claim, source)
-        --describe_result: seed statistics, one-sample tests--> one result dict per (claim, source)
+        --describe_result: seed statistics, one-sample tests--> one SourceResult per (claim, source)
         --judge: Holm across the report, then the verdict rule--> verdicts
-        --comparisons_for: each registry comparison on each source both arms have--> comparison dicts
-        --build_summary--> the summary dict (the report's only input) --write_summary--> JSON
+        --comparisons_for: each registry comparison on each source both arms have--> ComparisonResults
+        --build_summary--> a Summary (audit.summary; the report's only input) --write_summary--> JSON
 
 The statistics themselves are in audit.stats and the per-source data in audit.sources; this
 module only arranges them. Percent everywhere; None (JSON null) means undefined.
 """
 from __future__ import annotations
 
-import json
-import math
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 from audit import stats
-from audit.errors import InputError
 from audit.records import write_bytes_atomic
 from audit.sources import (ASSUMED_SEEDS, Published, RunValue, SourceData, as_pair, collect_sources, readings,
                            sd_under, seed_counts, single_evaluation, source_stats)
+from audit.summary import (ClaimSummary, ComparisonReading, ComparisonResult, ExternalProvenance, ProportionTest,
+                           PublishedEntry, RunEntry, Settings, SourceResult, Summary, WilsonComparisonReading)
 
 SUMMARY_FORMAT_VERSION = 1
-MAX_SD_PER_GAP = 1000.0  # plan-seeds refuses gaps below SD / 1000 (over six million seeds per arm)
 PROPORTION_NOTE = "two single evaluations: measures test-set sampling noise only, not seed-to-seed spread"
 
 
-def _run_dict(run: RunValue) -> dict:
+def _run_entry(run: RunValue) -> RunEntry:
     wilson = None
     if run.correct is not None and run.total:
         wilson = as_pair(stats.wilson_interval(run.correct, run.total))
-    return {"seed": run.seed, "value": run.value, "correct": run.correct, "total": run.total, "wilson95": wilson}
+    return RunEntry(run.seed, run.value, run.correct, run.total, wilson)
 
 
-def _published_runs(pub: Published) -> list[dict]:
+def _published_runs(pub: Published) -> tuple[RunEntry, ...]:
     """A Wilson-declared summary is one evaluation: show it as one run with its interval."""
     if pub.pm_kind != "wilson95" or pub.test_size is None:
-        return []
+        return ()
     correct = pub.mean / 100 * pub.test_size
-    return [{"seed": None, "value": pub.mean, "correct": None, "total": pub.test_size,
-             "wilson95": as_pair(stats.wilson_interval(correct, pub.test_size))}]
+    return (RunEntry(None, pub.mean, None, pub.test_size, as_pair(stats.wilson_interval(correct, pub.test_size))),)
 
 
-def describe_result(claim, source: SourceData) -> dict:
-    """The result dict of one (claim, source), before Holm: p_adjusted and verdict are filled later."""
+def describe_result(claim, source: SourceData) -> SourceResult:
+    """The result of one (claim, source) before Holm: p_adjusted, verdict and reason are None (see judge)."""
     s = source_stats(source)
     d = None if claim.claimed is None or s.mean is None else s.mean - claim.claimed
     if claim.claimed is None:
@@ -53,50 +50,51 @@ def describe_result(claim, source: SourceData) -> dict:
     else:
         test = stats.one_sample_test(s.mean, s.se, s.n or 0, claim.claimed)
     pub = source.published
-    return {
-        "source": source.source, "kind": source.kind, "comparable": source.comparable,
-        "deviations": list(source.deviations),
-        "n": s.n, "values": [run.value for run in source.runs], "mean": s.mean, "sd": s.sd, "se": s.se,
-        "ci95": as_pair(s.ci), "d": d, "t": test.t, "df": test.df,
-        "p_below_claim": test.p_below, "p_above_claim": test.p_above, "p_adjusted": None,
-        "verdict": None, "reason": None,
-        "failed": sum(e.status == "failed" for e in source.excluded),
-        "stale": sum(e.status == "stale" for e in source.excluded),
-        "excluded": [{"seed": e.seed, "status": e.status, "reason": e.reason, "value": e.value}
-                     for e in source.excluded],
-        "runs": [_run_dict(run) for run in source.runs] + (_published_runs(pub) if pub else []),
-        "published": None if pub is None else {"mean": pub.mean, "pm": pub.pm, "pm_kind": pub.pm_kind,
-                                               "n_seeds": pub.n_seeds, "test_size": pub.test_size},
-        "readings": readings(pub) if pub else None,
-    }
+    return SourceResult(
+        source=source.source, kind=source.kind, comparable=source.comparable, deviations=tuple(source.deviations),
+        n=s.n, values=tuple(run.value for run in source.runs), mean=s.mean, sd=s.sd, se=s.se,
+        ci95=as_pair(s.ci), d=d, t=test.t, df=test.df,
+        p_below_claim=test.p_below, p_above_claim=test.p_above, p_adjusted=None, verdict=None, reason=None,
+        failed=sum(e.status == "failed" for e in source.excluded),
+        stale=sum(e.status == "stale" for e in source.excluded),
+        excluded=tuple(source.excluded),
+        runs=tuple(_run_entry(run) for run in source.runs) + (_published_runs(pub) if pub else ()),
+        published=None if pub is None else PublishedEntry(pub.mean, pub.pm, pub.pm_kind, pub.n_seeds,
+                                                          pub.test_size),
+        readings=readings(pub) if pub else None,
+    )
 
 
-def judge(claims: Sequence, results: Sequence[list[dict]]) -> None:
-    """Holm across every comparable, testable result of the report, then each verdict (in place).
+def judge(claims: Sequence, results: Sequence[list[SourceResult]]) -> list[list[SourceResult]]:
+    """Holm across every comparable, testable result of the report, then each verdict; returns the
+    results with p_adjusted, verdict and reason filled in (same nesting: per claim, per source).
 
     The family: each comparable result with a claimed value and a defined test contributes one
     directional p (p_below if d < 0, else p_above), including those clause 1 will call REPRODUCED.
     """
     family = []
-    for claim, claim_results in zip(claims, results):
-        for result in claim_results:
-            if result["comparable"] and claim.claimed is not None:
-                p = stats.directional_p(result["d"], result["p_below_claim"], result["p_above_claim"])
+    for i, (claim, claim_results) in enumerate(zip(claims, results)):
+        for j, result in enumerate(claim_results):
+            if result.comparable and claim.claimed is not None:
+                p = stats.directional_p(result.d, result.p_below_claim, result.p_above_claim)
                 if p is not None:
-                    family.append((result, p))
-    for (result, _), adjusted in zip(family, stats.holm_adjust([p for _, p in family])):
-        result["p_adjusted"] = adjusted
-    for claim, claim_results in zip(claims, results):
-        for result in claim_results:
-            verdict = stats.decide_verdict(comparable=result["comparable"], claimed=claim.claimed, n=result["n"],
-                                           d=result["d"], p_adjusted=result["p_adjusted"],
-                                           tolerance_pp=claim.tolerance_pp)
-            result["verdict"], result["reason"] = verdict.label, verdict.reason
+                    family.append(((i, j), p))
+    adjusted = {key: p for (key, _), p in zip(family, stats.holm_adjust([p for _, p in family]))}
+    judged = []
+    for i, (claim, claim_results) in enumerate(zip(claims, results)):
+        row = []
+        for j, result in enumerate(claim_results):
+            p_adjusted = adjusted.get((i, j))
+            verdict = stats.decide_verdict(comparable=result.comparable, claimed=claim.claimed, n=result.n,
+                                           d=result.d, p_adjusted=p_adjusted, tolerance_pp=claim.tolerance_pp)
+            row.append(replace(result, p_adjusted=p_adjusted, verdict=verdict.label, reason=verdict.reason))
+        judged.append(row)
+    return judged
 
 
 # --- comparisons -------------------------------------------------------------------------------
 
-def compare(comparison, a: SourceData, b: SourceData) -> dict:
+def compare(comparison, a: SourceData, b: SourceData) -> ComparisonResult:
     """One registry comparison (a > b, one-tailed) on one source present on both arms.
 
     From raw per-seed values when both arms have them, else from summaries (mean, SD, n); every
@@ -113,25 +111,23 @@ def compare(comparison, a: SourceData, b: SourceData) -> dict:
         test = stats.compare_means(sa.mean, sa.sd, sa.n or 0, sb.mean, sb.sd, sb.n or 0)
         method = "summary"
     proxy = not (a.comparable and b.comparable)
-    return {
-        "id": comparison.id, "a": comparison.a, "b": comparison.b, "source": a.source,
-        "comparable": not proxy, "proxy": proxy, "method": method,
-        "n_a": sa.n, "n_b": sb.n, "mean_a": sa.mean, "mean_b": sb.mean,
-        "diff": test.diff, "z": test.z, "p_z": test.p_z, "t": test.t, "df": test.df, "p_welch": test.p_welch,
-        "proportion_test": _proportion_test(a, b),
-        "readings": _comparison_readings(a, b, sa, sb),
-    }
+    return ComparisonResult(
+        id=comparison.id, a=comparison.a, b=comparison.b, source=a.source, comparable=not proxy, proxy=proxy,
+        method=method, n_a=sa.n, n_b=sb.n, mean_a=sa.mean, mean_b=sb.mean, diff=test.diff, z=test.z,
+        p_z=test.p_z, t=test.t, df=test.df, p_welch=test.p_welch, proportion_test=_proportion_test(a, b),
+        readings=_comparison_readings(a, b, sa, sb),
+    )
 
 
-def _proportion_test(a: SourceData, b: SourceData) -> Optional[dict]:
+def _proportion_test(a: SourceData, b: SourceData) -> Optional[ProportionTest]:
     ca, cb = single_evaluation(a), single_evaluation(b)
     if ca is None or cb is None:
         return None
     test = stats.two_proportion_test(*ca, *cb)
-    return {"diff": test.diff, "z": test.z, "p": test.p, "note": PROPORTION_NOTE}
+    return ProportionTest(test.diff, test.z, test.p, PROPORTION_NOTE)
 
 
-def _comparison_readings(a: SourceData, b: SourceData, sa, sb) -> Optional[list[dict]]:
+def _comparison_readings(a: SourceData, b: SourceData, sa, sb) -> Optional[tuple[ComparisonReading, ...]]:
     """The comparison with each unknown ± read as an SD, an SE and a t half-width, then as Wilson.
 
     An arm whose ± is unknown uses its stated run count, else the row's assumed n (ASSUMED_SEEDS);
@@ -148,11 +144,10 @@ def _comparison_readings(a: SourceData, b: SourceData, sa, sb) -> Optional[list[
         for n, assumed in counts:
             arms = [_arm_under(src, st, u, kind, n) for src, st, u in zip((a, b), (sa, sb), unknown)]
             test = stats.compare_means(*arms[0], *arms[1])
-            rows.append({"reading": kind, "n": n, "n_assumed": assumed, "n_a": arms[0][2], "n_b": arms[1][2],
-                         "diff": test.diff, "z": test.z, "p_z": test.p_z, "t": test.t, "df": test.df,
-                         "p_welch": test.p_welch})
+            rows.append(ComparisonReading(kind, n, assumed, arms[0][2], arms[1][2], test.diff, test.z, test.p_z,
+                                          test.t, test.df, test.p_welch))
     rows.append(_wilson_comparison(a, b, unknown))
-    return rows
+    return tuple(rows)
 
 
 def _arm_under(source: SourceData, s: stats.SampleStats, unknown: bool, kind: str, n: Optional[int]) -> tuple:
@@ -164,10 +159,9 @@ def _arm_under(source: SourceData, s: stats.SampleStats, unknown: bool, kind: st
     return pub.mean, sd_under(kind, pub.pm, runs), runs
 
 
-def _wilson_comparison(a: SourceData, b: SourceData, unknown: list[bool]) -> dict:
+def _wilson_comparison(a: SourceData, b: SourceData, unknown: list[bool]) -> WilsonComparisonReading:
     """Both arms read as one evaluation each at their stated test-set size: two-proportion z-test."""
-    row = {"reading": "wilson95", "n": 1, "n_assumed": True, "n_a": 1, "n_b": 1, "diff": None, "z": None, "p_z": None,
-           "t": None, "df": None, "p_welch": None, "note": PROPORTION_NOTE}
+    row = WilsonComparisonReading("wilson95", 1, True, 1, 1, None, None, None, None, None, None, PROPORTION_NOTE)
     arms = []
     for source, u in zip((a, b), unknown):
         pub = source.published
@@ -175,11 +169,11 @@ def _wilson_comparison(a: SourceData, b: SourceData, unknown: list[bool]) -> dic
                     else single_evaluation(source))
     if None not in arms:
         test = stats.two_proportion_test(*arms[0], *arms[1])
-        row.update(diff=test.diff, z=test.z, p_z=test.p)
+        row = replace(row, diff=test.diff, z=test.z, p_z=test.p)
     return row
 
 
-def comparisons_for(registry, sources: Sequence[SourceData]) -> list[dict]:
+def comparisons_for(registry, sources: Sequence[SourceData]) -> list[ComparisonResult]:
     """Every registry comparison on every source name present on both arms, in registry order."""
     by_claim: dict[str, dict[tuple[str, str], SourceData]] = {}
     for source in sources:  # keyed by kind too: an external set named like a profile is another source
@@ -195,8 +189,9 @@ def comparisons_for(registry, sources: Sequence[SourceData]) -> list[dict]:
 
 # --- the summary -------------------------------------------------------------------------------
 
-def build_summary(registry, records: Iterable, externals: Iterable, problems: Sequence[str] = ()) -> dict:
-    """The contents of reports/summary.json (percent everywhere; null where undefined).
+def build_summary(registry, records: Iterable, externals: Iterable, problems: Sequence[str] = ()) -> Summary:
+    """The summary (audit.summary.Summary; `to_json()` is reports/summary.json). Percent everywhere;
+    null where undefined. Its fields, as JSON names them:
 
     claims[]: id, statement, benchmark, model, metric, claimed, tolerance_pp, results[]. A result is
       one (claim, source): source (profile name or external source name), kind ("profile" |
@@ -219,95 +214,32 @@ def build_summary(registry, records: Iterable, externals: Iterable, problems: Se
     records, externals = list(records), list(externals)
     sources, collect_problems = collect_sources(registry, records, externals)
     claims = list(registry.claims)
-    results = [[describe_result(claim, s) for s in sources if s.claim_id == claim.id] for claim in claims]
-    judge(claims, results)
-    return {
-        "format_version": SUMMARY_FORMAT_VERSION,
-        "settings": {"alpha": stats.ALPHA, "eps": stats.EPS, "level": stats.LEVEL,
-                     "multiplicity": "holm over the comparable claim results of this report",
-                     "assumed_seeds": list(ASSUMED_SEEDS)},
-        "claims": [_claim_dict(claim, claim_results) for claim, claim_results in zip(claims, results)],
-        "comparisons": comparisons_for(registry, sources),
-        "externals": [_external_dict(s) for s in sorted(externals, key=lambda s: s.id)],
-        "problems": list(problems) + collect_problems,
-    }
-
-
-def _claim_dict(claim, results: list[dict]) -> dict:
-    return {"id": claim.id, "statement": claim.statement, "benchmark": claim.benchmark, "model": claim.model,
-            "metric": claim.metric, "claimed": claim.claimed, "tolerance_pp": claim.tolerance_pp,
-            "results": results}
-
-
-def _external_dict(result_set) -> dict:
-    src = result_set.source
-    return {"id": result_set.id, "file": result_set.file, "title": src.title, "authors": list(src.authors),
-            "link": src.link, "date": src.date, "venue": src.venue, "verified": src.verified, "note": src.note,
-            "comparable": result_set.comparable, "hardware": result_set.hardware,
-            "deviations": list(result_set.deviations)}
-
-
-def summary_text(summary: dict) -> str:
-    """The exact bytes of summary.json: sorted keys, floats at full precision, no NaN, final newline."""
-    return json.dumps(summary, indent=2, sort_keys=True, allow_nan=False) + "\n"
-
-
-def write_summary(summary: dict, path: Path | str) -> Path:
-    """Write summary.json atomically: readers see the old file or the new one (same content, same bytes)."""
-    write_bytes_atomic(Path(path), summary_text(summary).encode("utf-8"))
-    return Path(path)
-
-
-# --- seed planning -----------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class SeedAdvice:
-    """How many seeds a claim needs: one-sample (against the claimed number) and per arm (two samples)."""
-
-    claim_id: str
-    gap: float  # the difference to detect, pp (default: the claim's tolerance)
-    sd: float  # seed SD assumed, pp
-    sd_from: str  # "stated" or the source it was observed on, e.g. "smoke (n = 3)"
-    n_current: Optional[int]  # completed runs of that source (None for a stated SD)
-    one_sample: stats.SeedPlan
-    two_sample: stats.SeedPlan
-    power_one_sample: Optional[float]  # power of n_current seeds (None when n_current < 2)
-    power_two_sample: Optional[float]
-
-
-def plan_seeds(registry, records: Iterable, externals: Iterable, claim_id: str, *, gap: Optional[float] = None,
-               sd: Optional[float] = None, alpha: float = stats.ALPHA, power: float = 0.8) -> SeedAdvice:
-    """Seeds needed for a one-sided test at `alpha` with `power` to detect `gap` pp at the seed SD.
-
-    The SD is `sd` when given, else the observed SD of the claim's source with the most completed
-    runs (comparable sources first). Raises InputError naming the claim and what is missing.
-    """
-    claim = registry.claim(claim_id)
-    gap = claim.tolerance_pp if gap is None else gap
-    if not (math.isfinite(gap) and gap > 0):
-        raise InputError(f"{claim_id}: gap: expected a positive number of percentage points, got {gap}")
-    sources, _ = collect_sources(registry, records, externals)
-    observed = [(s, source_stats(s)) for s in sources if s.claim_id == claim_id]
-    observed = [(s, st) for s, st in observed if st.sd]
-    observed.sort(key=lambda pair: (not pair[0].comparable, -(pair[1].n or 0)))
-    if sd is not None:
-        if not (math.isfinite(sd) and sd > 0):
-            raise InputError(f"{claim_id}: sd: expected a positive number of percentage points, got {sd}")
-        sd_from, n_current = "stated", None
-    elif observed:
-        source, st = observed[0]
-        sd, sd_from, n_current = st.sd, f"{source.source} (n = {st.n})", st.n
-    else:
-        raise InputError(f"{claim_id}: sd: no source has two or more completed runs with a non-zero SD; "
-                         "state one with --sd")
-    if sd / gap > MAX_SD_PER_GAP:  # the seed count would be astronomical (and overflow for tiny gaps)
-        raise InputError(f"{claim_id}: gap: {gap:g} pp is below SD / {MAX_SD_PER_GAP:g} (SD {sd:g} pp); "
-                         "no number of seeds can detect it in practice")
-    current = n_current if n_current is not None and n_current >= 2 else None
-    return SeedAdvice(
-        claim_id, gap, sd, sd_from, n_current,
-        stats.seeds_needed(gap, sd, arms=1, alpha=alpha, power=power),
-        stats.seeds_needed(gap, sd, arms=2, alpha=alpha, power=power),
-        None if current is None else stats.power_one_sided(current, gap, sd, arms=1, alpha=alpha),
-        None if current is None else stats.power_one_sided(current, gap, sd, arms=2, alpha=alpha),
+    results = judge(claims, [[describe_result(claim, s) for s in sources if s.claim_id == claim.id]
+                             for claim in claims])
+    return Summary(
+        format_version=SUMMARY_FORMAT_VERSION,
+        settings=Settings(stats.ALPHA, stats.EPS, stats.LEVEL, "holm over the comparable claim results of this report",
+                          tuple(ASSUMED_SEEDS)),
+        claims=tuple(_claim_summary(claim, claim_results) for claim, claim_results in zip(claims, results)),
+        comparisons=tuple(comparisons_for(registry, sources)),
+        externals=tuple(_provenance(s) for s in sorted(externals, key=lambda s: s.id)),
+        problems=tuple(problems) + tuple(collect_problems),
     )
+
+
+def _claim_summary(claim, results: list[SourceResult]) -> ClaimSummary:
+    return ClaimSummary(claim.id, claim.statement, claim.benchmark, claim.model, claim.metric, claim.claimed,
+                        claim.tolerance_pp, tuple(results))
+
+
+def _provenance(result_set) -> ExternalProvenance:
+    src = result_set.source
+    return ExternalProvenance(result_set.id, result_set.file, src.title, tuple(src.authors), src.link, src.date,
+                              src.venue, src.verified, src.note, result_set.comparable, result_set.hardware,
+                              tuple(result_set.deviations))
+
+
+def write_summary(summary: Summary, path: Path | str) -> Path:
+    """Write summary.json atomically: readers see the old file or the new one (same content, same bytes)."""
+    write_bytes_atomic(Path(path), summary.to_json().encode("utf-8"))
+    return Path(path)

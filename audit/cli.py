@@ -150,6 +150,7 @@ def run(claims_files, claim_ids, profile, seeds, num_seeds, runs_dir, device, np
     # threads stall each other at every parallel region (measured 7-41x slower steps on 2 loaded cores).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+    from audit.evidence import checkpoint_rule, selected_evaluation
     from audit.launch import LaunchOptions, execute, resolve_device
     from audit.plan import assess, expand_plan, format_plan, parse_seeds
     from audit.registry import load_registry
@@ -182,9 +183,9 @@ def run(claims_files, claim_ids, profile, seeds, num_seeds, runs_dir, device, np
         if record is None:
             click.echo(f"  skipped {spec.claim.id} seed {spec.seed} (done, stale or run by another process)")
         elif record.status == "completed":
-            chosen = record.chosen
+            chosen = selected_evaluation(record, spec.claim)
             click.echo(f"  done    {spec.claim.id} seed {spec.seed}: {record.metric} {chosen.value:.2f}% "
-                       f"({record.selected}, step {chosen.step}, {record.wall_time_s:.0f} s)")
+                       f"({checkpoint_rule(spec.claim)}, step {chosen.step}, {record.wall_time_s:.0f} s)")
         else:
             click.echo(f"  FAILED  {spec.claim.id} seed {spec.seed}: {record.error}")
 
@@ -229,7 +230,7 @@ def plan_seeds_command(claim_id, gap, sd, claims_paths, runs_dir):
     """Seeds needed to detect a gap with a one-sided test at alpha 0.05 and power 0.8."""
     from pathlib import Path
 
-    from audit.aggregate import plan_seeds
+    from audit.seeds import plan_seeds
     from audit.external import load_externals
     from audit.records import EXTERNAL_DIR, read_records
     from audit.registry import load_registry

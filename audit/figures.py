@@ -14,8 +14,10 @@ import re
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
+from audit.evidence import selected_evaluation
 from audit.plots import (ClaimEstimates, RunCurve, SourceCurves, SourceEstimate, plot_claims, plot_curves,
                          source_colors)
+from audit.summary import ClaimSummary, SourceResult, Summary
 
 log = logging.getLogger(__name__)
 
@@ -36,41 +38,37 @@ def file_stem(text: str) -> str:
     return re.sub(r"[^a-z0-9_.+-]+", "-", text.lower().replace("/", "--"))
 
 
-def run_status(summary: Mapping) -> dict[tuple[str, str, int], str]:
+def run_status(summary: Summary) -> dict[tuple[str, str, int], str]:
     """(claim, source, seed) -> 'failed' | 'stale' for every run the summary kept out of its statistics."""
-    out = {}
-    for entry in summary["claims"]:
-        for result in entry["results"]:
-            for excluded in result.get("excluded") or ():
-                out[(entry["id"], result["source"], excluded["seed"])] = excluded["status"]
-    return out
+    return {(entry.id, result.source, excluded.seed): excluded.status
+            for entry in summary.claims for result in entry.results for excluded in result.excluded}
 
 
-def ordered_claims(summary: Mapping) -> list[dict]:
-    """The summary's claim entries by benchmark, then id: the order of every table and figure."""
-    return sorted(summary["claims"], key=lambda entry: (entry["benchmark"], entry["id"]))
+def ordered_claims(summary: Summary) -> list[ClaimSummary]:
+    """The summary's claims by benchmark, then id: the order of every table and figure."""
+    return sorted(summary.claims, key=lambda entry: (entry.benchmark, entry.id))
 
 
-def claim_estimates(summary: Mapping, registry) -> list[ClaimEstimates]:
+def claim_estimates(summary: Summary, registry) -> list[ClaimEstimates]:
     """Per claim, each source's mean, SD, CI and per-seed values for `plot_claims`."""
     out = []
     for entry in ordered_claims(summary):
         sources = tuple(
             SourceEstimate(
-                source=result["source"], comparable=bool(result["comparable"]), mean=result["mean"],
-                sd=result["sd"], ci95=tuple(result["ci95"]) if result["ci95"] is not None else None,
-                values=tuple(result["values"]), published_pm=_unstated_pm(result))
-            for result in entry["results"])
-        out.append(ClaimEstimates(entry["id"], claim_label(registry.claim(entry["id"])), entry["claimed"],
-                                  entry["tolerance_pp"], sources))
+                source=result.source, comparable=bool(result.comparable), mean=result.mean,
+                sd=result.sd, ci95=tuple(result.ci95) if result.ci95 is not None else None,
+                values=tuple(result.values), published_pm=_unstated_pm(result))
+            for result in entry.results)
+        out.append(ClaimEstimates(entry.id, claim_label(registry.claim(entry.id)), entry.claimed,
+                                  entry.tolerance_pp, sources))
     return out
 
 
-def _unstated_pm(result: Mapping) -> Optional[float]:
+def _unstated_pm(result: SourceResult) -> Optional[float]:
     """A published ± whose meaning the source does not state (drawn dashed), else None."""
-    published = result.get("published")
-    if published and published.get("pm") is not None and published.get("pm_kind") == "unknown":
-        return float(published["pm"])
+    published = result.published
+    if published is not None and published.pm is not None and published.pm_kind == "unknown":
+        return float(published.pm)
     return None
 
 
@@ -139,7 +137,8 @@ def claim_curves(registry, records: Sequence, status: Mapping) -> dict[str, list
         train, test, loss = read_curves(Path(record.path).parent, claim.metric)
         final = record.final.step if record.final else None
         best = record.best.step if record.best else None
-        selected = best if claim.protocol.checkpoint == "best" else final  # the rule the summary applies
+        chosen = selected_evaluation(record, claim)
+        selected = chosen.step if chosen else None
         grouped.setdefault(key, []).append(
             RunCurve(record.seed, _pair(train), _pair(test), _pair(loss), selected, final, best,
                      failed=record.status == "failed"))
@@ -151,7 +150,7 @@ def claim_curves(registry, records: Sequence, status: Mapping) -> dict[str, list
     return out
 
 
-def draw_figures(registry, records: Sequence, summary: Mapping) -> tuple[dict[str, bytes], dict]:
+def draw_figures(registry, records: Sequence, summary: Summary) -> tuple[dict[str, bytes], dict]:
     """Every figure as PNG bytes keyed by path under the report directory, and the index the template
     needs: {'claims': path, 'benchmarks': [(benchmark, path)], 'curves': {claim id: path}}."""
     estimates = claim_estimates(summary, registry)

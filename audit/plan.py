@@ -1,8 +1,9 @@
 """The run plan: (claim x profile x seed) as a list of RunSpecs that can be printed before anything runs.
 
-Each spec reruns alone. Its state comes from what is on disk: a completed record with the same config
-hash is `done` (skipped), one with another hash is `stale` (kept, reported, retrained only on request),
-a failed record or a checkpoint without a record is retried (`retry` / `resume`), otherwise `new`.
+Each spec reruns alone. Its state comes from what is on disk, judged by audit.evidence (the rule the
+report applies too): a record that counts is `done` (skipped), one that no longer answers the claim
+is `stale` (kept, reported, retrained only on request), a failed or damaged record is retried
+(`retry`), a checkpoint without a record resumes (`resume`), otherwise `new`.
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from audit.errors import InputError
-from audit.records import RECORD_NAME, RecordError, read_record, run_dir, same_config
+from audit.evidence import standing_at
+from audit.records import RECORD_NAME, run_dir
 from audit.registry import Claim, Registry
 from trm.config import TrainConfig
 
@@ -92,25 +94,24 @@ def expand_plan(registry: Registry, *, profile: str, seeds: Iterable[int], runs_
 
 
 def assess(spec: RunSpec) -> PlannedRun:
-    """What must happen to this spec, judged from its directory."""
-    record_path = spec.directory / RECORD_NAME
-    if record_path.exists():
-        try:
-            record = read_record(record_path)
-        except RecordError as err:
-            return PlannedRun(spec, "retry", f"unreadable record, retrained ({err})")
-        if (record.claim_id, record.profile, record.seed) != (spec.claim.id, spec.profile, spec.seed):
-            return PlannedRun(spec, "retry", f"the record there is of {record.claim_id} / {record.profile} / "
-                                             f"seed {record.seed}, retrained")
-        if not same_config(record, spec.config):
-            return PlannedRun(spec, "stale", f"record made with config {record.config_hash}, "
-                                             f"profile is now {spec.config.config_hash()}")
-        if record.status == "completed":
-            return PlannedRun(spec, "done")
-        return PlannedRun(spec, "retry", f"previous attempt failed: {record.error}")
-    if (spec.directory / "checkpoint").exists():
-        return PlannedRun(spec, "resume", "resumes from its checkpoint")
-    return PlannedRun(spec, "new")
+    """What must happen to this spec, judged from its directory by `audit.evidence.standing_at`.
+
+    No record: `resume` from a checkpoint, else `new`. A record that counts is `done`; one that
+    answers another question than the claim's today (profile, metric, config or checkpoint rule
+    changed) is `stale`; a damaged or failed one is retrained (`retry`).
+    """
+    found = standing_at(spec.directory / RECORD_NAME, spec.claim, spec.profile, spec.seed)
+    if found is None:
+        if (spec.directory / "checkpoint").exists():
+            return PlannedRun(spec, "resume", "resumes from its checkpoint")
+        return PlannedRun(spec, "new")
+    if found.counts:
+        return PlannedRun(spec, "done")
+    if found.status == "stale":
+        return PlannedRun(spec, "stale", found.reason)
+    if found.cause == "failed":
+        return PlannedRun(spec, "retry", f"previous attempt failed: {found.reason}")
+    return PlannedRun(spec, "retry", f"{found.reason}, retrained")
 
 
 def format_plan(planned: list[PlannedRun]) -> str:

@@ -57,7 +57,7 @@ class RunRecord:
     metric: str
     final: Optional[Evaluation]
     best: Optional[Evaluation]
-    selected: str
+    selected: str  # the checkpoint rule in force when the run was recorded (audit.evidence applies today's)
     evaluations: list
     environment: dict
     code: dict
@@ -69,37 +69,9 @@ class RunRecord:
     steps: Optional[int]
     path: Path
 
-    @property
-    def chosen(self) -> Optional[Evaluation]:
-        """The evaluation the claim's checkpoint rule selects (final or best)."""
-        return self.best if self.selected == "best" else self.final
-
-    @property
-    def value(self) -> Optional[float]:
-        """The run's result in percent, or None for a failed run."""
-        chosen = self.chosen
-        return None if chosen is None or self.status != "completed" else chosen.value
-
 
 class RecordError(ValueError):
     """A run.json that cannot be trusted (torn, malformed, inconsistent)."""
-
-
-def same_config(record: RunRecord, config: Any) -> bool:
-    """Whether the record was made with `config` (a TrainConfig), judged by meaning, not by hash.
-
-    The record's resolved config is validated again: a field added to the trainer since the run, with
-    a default that reproduces the old behaviour, leaves it current, while a changed value, a removed
-    field or an invalid one makes it stale. (Comparing stored hashes would call every record stale
-    whenever a config field is added.)
-    """
-    from trm.config import TrainConfig
-    from trm.schema import ConfigError
-
-    try:
-        return TrainConfig.from_dict(record.config) == config
-    except (ConfigError, TypeError):
-        return False
 
 
 def parse_record(data: Any, path: Path) -> RunRecord:

@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
-from audit.figures import PLOTS_DIR, claim_label, ordered_claims, run_status
+from audit.evidence import checkpoint_rule
+from audit.figures import PLOTS_DIR, ordered_claims, run_status
 from audit.records import EXTERNAL_DIR, read_records, write_bytes_atomic
+from audit.summary import ComparisonResult, SourceResult, Summary
 
 PAPER_PROFILE = "paper"
 REPORT_MD, REPORT_HTML, SUMMARY_JSON = "report.md", "report.html", "summary.json"
@@ -49,16 +51,34 @@ def load_inputs(runs_dir: Path | str, claims: Sequence[Path | str]) -> Inputs:
     return Inputs(registry, tuple(records), tuple(problems), tuple(externals))
 
 
-def run_wilson(summary: Mapping) -> dict[tuple[str, str, int], list]:
+def run_wilson(summary: Summary) -> dict[tuple[str, str, int], list]:
     """(claim, source, seed) -> the Wilson 95% interval of each counted run's selected evaluation."""
-    return {(entry["id"], result["source"], run["seed"]): run["wilson95"]
-            for entry in summary["claims"] for result in entry["results"]
-            for run in result.get("runs") or () if run.get("seed") is not None}
+    return {(entry.id, result.source, run.seed): run.wilson95
+            for entry in summary.claims for result in entry.results for run in result.runs if run.seed is not None}
+
+
+@dataclass(frozen=True)
+class ExternalResult:
+    """One external source's result on a claim, for section 7 (the result does not name its claim)."""
+
+    claim: str
+    result: SourceResult
+
+
+@dataclass(frozen=True)
+class ComparisonGroup:
+    """A registry comparison that has results, with its rows (one per source)."""
+
+    id: str
+    a: str
+    b: str
+    statement: str
+    rows: tuple[ComparisonResult, ...]
 
 
 # ---- the template's context ----
 
-def build_context(inputs: Inputs, summary: Mapping, figures: Mapping) -> dict:
+def build_context(inputs: Inputs, summary: Summary, figures: Mapping) -> dict:
     """Everything report.md.j2 prints, as plain data (numbers stay numbers; the template formats them).
 
     `figures`: 'claims' -> relative path, 'benchmarks' -> [(benchmark, path)], 'curves' -> {claim: path}.
@@ -68,35 +88,28 @@ def build_context(inputs: Inputs, summary: Mapping, figures: Mapping) -> dict:
     claims = {claim.id: claim for claim in registry.claims}
     return {
         "papers": sorted({(c.source.paper, c.source.arxiv or "") for c in registry.claims}),
-        "claims": [dict(entry, label=claim_label(claims[entry["id"]]), protocol=claims[entry["id"]].protocol)
-                   for entry in ordered_claims(summary)],
-        "comparisons": comparison_rows(summary, registry),
+        "claims": ordered_claims(summary),
+        "comparisons": list(summary.comparisons),
         "comparison_groups": comparison_groups(summary, registry),
-        "untested": [c for c in registry.comparisons if c.id not in {k["id"] for k in summary["comparisons"]}],
+        "untested": [c for c in registry.comparisons if c.id not in {k.id for k in summary.comparisons}],
         "figures": figures,
         "runs": [run_row(record, status, wilson, claims.get(record.claim_id)) for record in inputs.records],
         "cost": cost_rows(registry, inputs.records),
-        "deviations": deviation_rows(registry, summary),
+        "deviations": deviation_rows(registry, summary.to_dict()),
         "externals": external_rows(inputs.externals, summary),
         "registry_notes": registry_notes(registry),
-        "settings": summary["settings"],
-        "problems": list(summary.get("problems") or ()),
+        "settings": summary.settings,
+        "problems": list(summary.problems),
         "counts": {"claims": len(registry.claims), "comparisons": len(registry.comparisons),
                    "records": len(inputs.records), "externals": len(inputs.externals)},
     }
 
 
-def comparison_rows(summary: Mapping, registry) -> list[dict]:
-    statements = {c.id: c.statement for c in registry.comparisons}
-    return [dict(row, statement=statements.get(row["id"], "")) for row in summary["comparisons"]]
-
-
-def comparison_groups(summary: Mapping, registry) -> list[dict]:
+def comparison_groups(summary: Summary, registry) -> list[ComparisonGroup]:
     """Each registry comparison that has results, with its rows (one per source), in registry order."""
-    rows = comparison_rows(summary, registry)
-    return [{"id": c.id, "a": c.a, "b": c.b, "statement": c.statement,
-             "rows": [row for row in rows if row["id"] == c.id]}
-            for c in registry.comparisons if any(row["id"] == c.id for row in rows)]
+    groups = [ComparisonGroup(c.id, c.a, c.b, c.statement, tuple(k for k in summary.comparisons if k.id == c.id))
+              for c in registry.comparisons]
+    return [group for group in groups if group.rows]
 
 
 def run_row(record, status: Mapping, wilson: Mapping, claim=None) -> dict:
@@ -109,7 +122,7 @@ def run_row(record, status: Mapping, wilson: Mapping, claim=None) -> dict:
     return {
         "claim": record.claim_id, "profile": record.profile, "seed": record.seed,
         "status": status.get(key, record.status), "final": record.final, "best": record.best,
-        "selected": claim.protocol.checkpoint if claim is not None else record.selected,
+        "selected": checkpoint_rule(claim) if claim is not None else record.selected,
         "wilson95": wilson.get(key), "steps": record.steps,
         "device": env.get("device"), "world_size": env.get("world_size"),
         "wall_time_h": None if record.wall_time_s is None else record.wall_time_s / 3600,
@@ -184,18 +197,15 @@ def deviation_rows(registry, summary: Mapping) -> list[dict]:
     return rows
 
 
-def external_rows(externals: Sequence, summary: Mapping) -> list[dict]:
-    """Each external result set: its provenance (summary 'externals') and its results with their readings."""
-    results = {}
-    for entry in summary["claims"]:
-        for result in entry["results"]:
-            if result.get("kind") == "external":
-                results[(entry["id"], result["source"])] = dict(result, claim=entry["id"], claimed=entry["claimed"])
-    provenance = {p["id"]: p for p in summary.get("externals") or ()}
+def external_rows(externals: Sequence, summary: Summary) -> list[dict]:
+    """Each external result set: its provenance (summary.externals) and its results with their readings."""
+    results = {(entry.id, result.source): ExternalResult(entry.id, result)
+               for entry in summary.claims for result in entry.results if result.kind == "external"}
+    provenance = {p.id: p for p in summary.externals}
     rows = []
     for result_set in externals:
         keys = [(r.claim, result_set.source_name(r)) for r in result_set.results]
-        rows.append({"set": provenance.get(result_set.id, {"id": result_set.id}),
+        rows.append({"set": provenance[result_set.id],
                      "results": [results[key] for key in keys if key in results],
                      "notes": [(result_set.source_name(r), r.claim, r.note) for r in result_set.results if r.note]})
     return rows
@@ -212,14 +222,14 @@ def registry_notes(registry) -> list[dict]:
 
 def build_report(inputs: Inputs, *, html: bool = False) -> dict[str, bytes]:
     """Every file of the report, keyed by path relative to the report directory."""
-    from audit.aggregate import build_summary, summary_text
+    from audit.aggregate import build_summary
     from audit.figures import draw_figures
     from audit.render import markdown_to_html, render_markdown
 
     summary = build_summary(inputs.registry, inputs.records, inputs.externals, inputs.problems)
     figures, index = draw_figures(inputs.registry, inputs.records, summary)
     markdown = render_markdown(build_context(inputs, summary, index))
-    files = {REPORT_MD: markdown.encode("utf-8"), SUMMARY_JSON: summary_text(summary).encode("utf-8"), **figures}
+    files = {REPORT_MD: markdown.encode("utf-8"), SUMMARY_JSON: summary.to_json().encode("utf-8"), **figures}
     if html:
         files[REPORT_HTML] = markdown_to_html(markdown, figures, title="trm-audit report").encode("utf-8")
     return files

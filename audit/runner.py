@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 from audit.errors import InputError
+from audit.evidence import checkpoint_rule
 from audit.plan import RunSpec, assess
 from audit.records import FORMAT_VERSION, RECORD_NAME, RunRecord, parse_record, write_json_atomic, write_record
 from trm.errors import ConfigError, ResumeConfigMismatch, ResumeWorldSizeMismatch, TrmError
@@ -110,7 +111,7 @@ def build_record(spec: RunSpec, result: dict, *, started: str, ended: str) -> di
         "evaluations": result.get("evaluations") or [],
         "final": final,
         "best": _evaluation(result.get("best"), metric),
-        "selected": spec.claim.protocol.checkpoint,
+        "selected": checkpoint_rule(spec.claim),
     }
 
 
@@ -151,6 +152,8 @@ def train_with_torchrun(spec: RunSpec, *, nproc_per_node: int, device: str = "cp
 def run_one(spec: RunSpec, trainer: Trainer, *, rerun_stale: bool = False) -> Optional[RunRecord]:
     """Train one spec unless it is done (or stale) or another process holds it; write its record.
 
+    A stale spec is retrained only with `rerun_stale`; its checkpoints and old record are kept aside.
+
     Returns the new record, or None when nothing was run. Bad input (e.g. unusable data) raises
     InputError and leaves no record; any other exception becomes a failed record with its reason.
     """
@@ -160,8 +163,9 @@ def run_one(spec: RunSpec, trainer: Trainer, *, rerun_stale: bool = False) -> Op
             state = assess(spec)  # re-checked under the lock: another process may have finished it
             if state.state == "done" or (state.state == "stale" and not rerun_stale):
                 return None
-            if state.state == "stale":  # retrained under a changed profile: its checkpoints are of the old config
+            if state.state == "stale":  # retrained because the claim changed: keep what answered the old one
                 _set_aside_checkpoints(spec, state.note)
+                _set_aside_record(spec, state.note)
             started = _now()
             result = _attempt(spec, trainer)
             return _write_record_or_failure(spec, build_record(spec, result, started=started, ended=_now()))
@@ -210,6 +214,20 @@ def _set_aside_checkpoints(spec: RunSpec, why: str) -> None:
     target = spec.directory / f"checkpoint.superseded-{number}"
     os.replace(source, target)
     log.warning("%s: %s; its checkpoints moved to %s, training starts from scratch", spec.name, why, target)
+
+
+def _set_aside_record(spec: RunSpec, why: str) -> None:
+    """Move a stale run's `run.json` and `metrics.csv` to `run.superseded-<n>.json` and
+    `metrics.superseded-<n>.csv` (kept for the record, never read as evidence: read_records and the
+    plan look for run.json only), so the retrained run starts with a fresh log."""
+    number = 1
+    while (spec.directory / f"run.superseded-{number}.json").exists():
+        number += 1
+    for name, target in ((RECORD_NAME, f"run.superseded-{number}.json"),
+                         ("metrics.csv", f"metrics.superseded-{number}.csv")):
+        if (spec.directory / name).exists():
+            os.replace(spec.directory / name, spec.directory / target)
+    log.warning("%s: %s; its record moved to run.superseded-%d.json, retrained", spec.name, why, number)
 
 
 def _write_record_or_failure(spec: RunSpec, data: dict) -> RunRecord:

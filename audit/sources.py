@@ -2,9 +2,9 @@
 
 A source is one of our profiles (`smoke`, `paper`, ...) with its run records, or one external
 result (`alphaxiv-2025`, `alphaxiv-2025 (50k epochs)`) with per-seed values or a published
-summary. `collect_sources` turns records and result sets into `SourceData`: only completed,
-current runs become values; failed runs and stale runs (recorded config hash differs from the
-profile's current config at that seed) are kept aside as `Excluded`, never averaged in.
+summary. `collect_sources` turns records and result sets into `SourceData`: only the runs that
+count (audit.evidence.standing) become values; failed and stale runs are kept aside as
+`Excluded` with the reason, never averaged in.
 `source_stats` gives a source's seed statistics; `readings` spells out every reading of a
 published "±" whose meaning is not stated. Percent everywhere; None means undefined.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
 from audit import stats
-from audit.records import same_config
+from audit.evidence import standing
 
 # Run counts under which a "±" of unknown meaning is read as an SD or a CI when the source does not
 # say how many runs it had: they bracket what reproductions usually run; each is labelled assumed.
@@ -37,7 +37,7 @@ class Excluded:
     """A run kept out of the statistics, and why."""
 
     seed: int
-    status: str  # "failed" or "stale"
+    status: str  # "failed" or "stale" (audit.evidence.Standing.status)
     reason: str
     value: Optional[float]  # what a stale run measured (shown, not used)
 
@@ -99,21 +99,12 @@ def _profile_source(claim, name: str, records: Sequence) -> SourceData:
     profile = claim.profiles.get(name)
     runs, excluded = [], []
     for record in sorted(records, key=lambda r: r.seed):
-        # the claim's current checkpoint rule picks the evaluation (normally the record's `selected`)
-        chosen = record.best if claim.protocol.checkpoint == "best" else record.final
-        if record.status != "completed" or chosen is None:
-            reason = record.error or f"completed without a '{claim.protocol.checkpoint}' evaluation"
-            excluded.append(Excluded(record.seed, "failed", reason, None))
-        elif profile is None:
-            excluded.append(Excluded(record.seed, "stale", "profile is no longer in the registry", chosen.value))
-        elif record.metric != claim.metric:
-            excluded.append(Excluded(record.seed, "stale", f"measured {record.metric}, the claim now uses "
-                                     f"{claim.metric}", chosen.value))
-        elif not same_config(record, profile.config.with_seed(record.seed)):
-            excluded.append(Excluded(record.seed, "stale", "config changed since the run "
-                                     f"(recorded {record.config_hash})", chosen.value))
-        else:
+        found = standing(record, claim)
+        if found.counts:
+            chosen = found.evaluation
             runs.append(RunValue(record.seed, chosen.value, chosen.correct, chosen.total))
+        else:
+            excluded.append(Excluded(record.seed, found.status, found.reason, found.value))
     comparable = bool(profile.comparable) if profile is not None else False
     deviations = tuple(profile.deviations) if profile is not None else ()
     return SourceData(claim.id, name, "profile", comparable, tuple(runs), tuple(excluded), None, deviations)
@@ -130,6 +121,33 @@ def _external_source(result_set, result) -> SourceData:
     published = Published(result.mean, result.pm, result.pm_kind, result.n_seeds, result.test_size,
                           result_set.rounding)
     return SourceData(result.claim, name, "external", result_set.comparable, (), (), published, deviations)
+
+
+@dataclass(frozen=True)
+class SeedReading:
+    """A ± of unknown meaning read as a seed SD, an SE or a t 95% half-width over n runs."""
+
+    reading: str
+    n: int
+    n_assumed: bool
+    sd: Optional[float]
+    se: Optional[float]
+    ci95: Optional[tuple]
+    consistent: Optional[bool]
+
+
+@dataclass(frozen=True)
+class WilsonReading:
+    """A ± of unknown meaning read as the Wilson 95% half-width of one evaluation."""
+
+    reading: str
+    n: int
+    n_assumed: bool
+    test_size: Optional[int]
+    predicted_pm: Optional[float]
+    consistent: Optional[bool]
+    test_size_solved: Optional[float]
+    test_size_range: Optional[tuple]
 
 
 # --- statistics of one source ------------------------------------------------------------------
@@ -164,7 +182,7 @@ def sd_under(kind: str, pm: float, n: int) -> Optional[float]:
     return pm / stats.t_quantile(stats.LEVEL, n) * math.sqrt(n)  # ci95: pm = t * SE
 
 
-def readings(pub: Published) -> Optional[list[dict]]:
+def readings(pub: Published) -> Optional[tuple]:
     """Every reading of a ± of unknown meaning, and whether the published numbers fit it.
 
     sd / se / ci95: the ± read as a seed SD, an SE of the mean, or a Student-t 95% half-width over
@@ -181,10 +199,9 @@ def readings(pub: Published) -> Optional[list[dict]]:
         for n, assumed in seed_counts(pub.n_seeds):
             sd = sd_under(kind, pub.pm, n)
             s = stats.summary_stats(pub.mean, sd, n)
-            rows.append({"reading": kind, "n": n, "n_assumed": assumed, "sd": s.sd, "se": s.se,
-                         "ci95": as_pair(s.ci), "consistent": None})
+            rows.append(SeedReading(kind, n, assumed, s.sd, s.se, as_pair(s.ci), None))
     rows.append(_wilson_reading(pub))
-    return rows
+    return tuple(rows)
 
 
 def seed_counts(n_seeds: Optional[int]) -> list[tuple[int, bool]]:
@@ -193,19 +210,16 @@ def seed_counts(n_seeds: Optional[int]) -> list[tuple[int, bool]]:
     return [(n, True) for n in ASSUMED_SEEDS]
 
 
-def _wilson_reading(pub: Published) -> dict:
-    row = {"reading": "wilson95", "n": 1, "n_assumed": pub.n_seeds is None, "test_size": pub.test_size,
-           "predicted_pm": None, "consistent": None, "test_size_solved": None, "test_size_range": None}
+def _wilson_reading(pub: Published) -> WilsonReading:
     if not 0 < pub.mean < 100 or pub.pm <= 0:
-        return row
+        return WilsonReading("wilson95", 1, pub.n_seeds is None, pub.test_size, None, None, None, None)
+    predicted = consistent = None
     if pub.test_size is not None:
         predicted = stats.wilson_half_width(pub.mean, pub.test_size)
-        row["predicted_pm"] = predicted
-        row["consistent"] = abs(predicted - pub.pm) <= pub.rounding + 1e-12
-    row["test_size_solved"] = stats.solve_wilson_total(pub.mean, pub.pm)
+        consistent = abs(predicted - pub.pm) <= pub.rounding + 1e-12
     found = stats.wilson_total_range(pub.mean, pub.pm, pub.rounding)
-    row["test_size_range"] = list(found) if found else None
-    return row
+    return WilsonReading("wilson95", 1, pub.n_seeds is None, pub.test_size, predicted, consistent,
+                         stats.solve_wilson_total(pub.mean, pub.pm), tuple(found) if found else None)
 
 
 def as_pair(ci: Optional[stats.Interval]) -> Optional[list[float]]:

@@ -36,3 +36,33 @@ def test_run_then_report(tmp_path):
     assert [c["id"] for c in summary["comparisons"]] == ["toy/alpha-vs-beta"]
     assert runner.invoke(cli, ["report", "--runs-dir", str(runs), "--claims", str(FIXTURE), "--out", str(reports),
                                "--check"]).exit_code == 0
+
+    # The claim changes (toy/alpha's smoke learning rate): plan, report and --rerun-stale agree.
+    changed = tmp_path / "claims.yaml"
+    smoke_lr = "lr: 1.0e-3, lr_warmup_steps: 2, ema: true, ema_rate: 0.9}\n  - id"
+    changed.write_text(FIXTURE.read_text().replace(smoke_lr, smoke_lr.replace("1.0e-3", "2.0e-3"), 1))
+    base = ["--claim", "toy/alpha", "--seeds", "0,1", "--runs-dir", str(runs), "--data-cache", str(cache),
+            "--device", "cpu"]
+    plan = runner.invoke(cli, ["run", str(changed), *base, "--dry-run"])
+    assert plan.exit_code == 0 and "plan: 2 runs (2 stale)" in plan.output and "config changed" in plan.output
+    stale_summary = _report_summary(runner, runs, changed, tmp_path / "stale-report")
+    assert _source(stale_summary, "toy/alpha", "smoke")["stale"] == 2
+    rerun = runner.invoke(cli, ["run", str(changed), *base[:2], "--seeds", "0", *base[4:], "--rerun-stale"])
+    assert rerun.exit_code == 0 and "  done    toy/alpha seed 0" in rerun.output, rerun.output
+    assert (runs / "toy" / "alpha" / "smoke" / "seed-0" / "run.superseded-1.json").is_file()
+    plan = runner.invoke(cli, ["run", str(changed), *base, "--dry-run"])
+    assert "plan: 2 runs (1 done, 1 stale)" in plan.output
+    smoke = _source(_report_summary(runner, runs, changed, tmp_path / "rerun-report"), "toy/alpha", "smoke")
+    assert (smoke["n"], smoke["stale"], [e["seed"] for e in smoke["excluded"]]) == (1, 1, [1])
+
+
+def _report_summary(runner, runs: Path, claims: Path, out: Path) -> dict:
+    result = runner.invoke(cli, ["report", "--runs-dir", str(runs), "--claims", str(claims), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return json.loads((out / "summary.json").read_text())
+
+
+def _source(summary: dict, claim_id: str, source: str) -> dict:
+    (claim,) = [c for c in summary["claims"] if c["id"] == claim_id]
+    (result,) = [r for r in claim["results"] if r["source"] == source]
+    return result

@@ -9,7 +9,8 @@ import pytest
 from scipy import stats as sps
 
 from audit import stats
-from audit.aggregate import build_summary, summary_text, write_summary
+from audit.aggregate import build_summary, write_summary
+from audit.summary import ClaimSummary, SourceResult, Summary
 from audit.external import ExternalResult, ExternalResultSet, ExternalSource, load_external, load_externals
 from audit.records import parse_record
 from audit.registry import Registry, load_registry
@@ -52,6 +53,11 @@ def external_set(tmp_path, name, body):
     return load_external(path)
 
 
+def summary_json(*args, **kwargs) -> dict:
+    """build_summary as summary.json holds it: these tests check the file's contract, key by key."""
+    return build_summary(*args, **kwargs).to_dict()
+
+
 def results_of_list(summary, claim_id):
     (claim,) = [c for c in summary["claims"] if c["id"] == claim_id]
     return claim["results"]
@@ -67,7 +73,7 @@ def results_of(summary, claim_id):
 
 def test_paper_profile_statistics_and_contract_fields(registry):
     records = [record(registry, "toy/alpha", "paper", k, v) for k, v in enumerate([88.0, 90.0, 92.0])]
-    summary = build_summary(registry, records, [])
+    summary = summary_json(registry, records, [])
     result = results_of(summary, "toy/alpha")["paper"]
     assert RESULT_KEYS <= set(result)
     assert result["n"] == 3 and result["values"] == [88.0, 90.0, 92.0]
@@ -88,7 +94,7 @@ def test_failed_and_stale_runs_are_counted_not_averaged(registry):
     records = [record(registry, "toy/alpha", "paper", 0, 88.0), record(registry, "toy/alpha", "paper", 1, 92.0),
                record(registry, "toy/alpha", "paper", 2, status="failed"),
                record(registry, "toy/alpha", "paper", 3, 10.0, config_hash="0123456789abcdef")]
-    result = results_of(build_summary(registry, records, []), "toy/alpha")["paper"]
+    result = results_of(summary_json(registry, records, []), "toy/alpha")["paper"]
     assert result["n"] == 2 and result["values"] == [88.0, 92.0] and result["mean"] == 90.0
     assert result["failed"] == 1 and result["stale"] == 1
     assert [(e["seed"], e["status"]) for e in result["excluded"]] == [(2, "failed"), (3, "stale")]
@@ -98,7 +104,7 @@ def test_failed_and_stale_runs_are_counted_not_averaged(registry):
 
 def test_only_failed_runs_is_inconclusive_with_nothing_averaged(registry):
     records = [record(registry, "toy/alpha", "paper", k, status="failed") for k in range(2)]
-    result = results_of(build_summary(registry, records, []), "toy/alpha")["paper"]
+    result = results_of(summary_json(registry, records, []), "toy/alpha")["paper"]
     assert (result["n"], result["mean"], result["failed"], result["verdict"]) == (0, None, 2, stats.INCONCLUSIVE)
 
 
@@ -108,12 +114,12 @@ def test_stale_means_the_profile_config_changed(registry):
     changed = replace(claim.profiles["paper"], train=replace(claim.profiles["paper"].train, lr=5e-4))
     new_claim = replace(claim, profiles={**claim.profiles, "paper": changed})
     new_registry = Registry((new_claim,) + registry.claims[1:], registry.comparisons)
-    result = results_of(build_summary(new_registry, [rec], []), "toy/alpha")["paper"]
+    result = results_of(summary_json(new_registry, [rec], []), "toy/alpha")["paper"]
     assert (result["n"], result["stale"]) == (0, 1)
 
 
 def test_single_run_has_no_spread_and_no_test(registry):
-    result = results_of(build_summary(registry, [record(registry, "toy/alpha", "paper", 0, 80.0)], []),
+    result = results_of(summary_json(registry, [record(registry, "toy/alpha", "paper", 0, 80.0)], []),
                         "toy/alpha")["paper"]
     assert (result["n"], result["sd"], result["se"], result["ci95"]) == (1, None, None, None)
     assert (result["p_below_claim"], result["p_adjusted"]) == (None, None)
@@ -122,7 +128,7 @@ def test_single_run_has_no_spread_and_no_test(registry):
 
 def test_proxy_profile_is_not_comparable(registry):
     records = [record(registry, "toy/beta", "smoke", k, v) for k, v in enumerate([30.0, 31.0])]
-    result = results_of(build_summary(registry, records, []), "toy/beta")["smoke"]
+    result = results_of(summary_json(registry, records, []), "toy/beta")["smoke"]
     assert result["verdict"] == stats.NOT_COMPARABLE and result["comparable"] is False
     assert result["mean"] == 30.5 and result["p_below_claim"] is not None  # numbers shown, not judged
     assert result["p_adjusted"] is None
@@ -133,7 +139,7 @@ def test_claim_without_a_claimed_value_gets_no_claim(registry):
     reg = Registry(claims, registry.comparisons)
     records = [record(reg, "toy/beta", "smoke", k, v) for k, v in enumerate([30.0, 31.0])]
     ext = external_set_from_values("toy/beta", [50.0, 52.0])
-    result = results_of(build_summary(reg, records, [ext]), "toy/beta")
+    result = results_of(summary_json(reg, records, [ext]), "toy/beta")
     assert result["ext"]["verdict"] == stats.NO_CLAIM and result["ext"]["d"] is None
     assert result["ext"]["mean"] == 51.0 and result["ext"]["p_below_claim"] is None
     assert result["smoke"]["verdict"] == stats.NOT_COMPARABLE
@@ -150,10 +156,10 @@ def test_holm_across_the_report_changes_verdicts(registry):
     alpha_records = [record(registry, "toy/alpha", "paper", k, v) for k, v in enumerate([84.0, 86.0, 88.0])]
     p_alone = sps.ttest_1samp([84.0, 86.0, 88.0], 90.0, alternative="less").pvalue
     assert 0.025 < p_alone < 0.05
-    alone = results_of(build_summary(registry, alpha_records, []), "toy/alpha")["paper"]
+    alone = results_of(summary_json(registry, alpha_records, []), "toy/alpha")["paper"]
     assert alone["p_adjusted"] == pytest.approx(p_alone) and alone["verdict"] == stats.NOT_REPRODUCED
     ext = external_set_from_values("toy/beta", [74.0, 76.0, 78.0])
-    summary = build_summary(registry, alpha_records, [ext])
+    summary = summary_json(registry, alpha_records, [ext])
     a, b = results_of(summary, "toy/alpha")["paper"], results_of(summary, "toy/beta")["ext"]
     assert b["p_below_claim"] == pytest.approx(p_alone)
     assert a["p_adjusted"] == pytest.approx(2 * p_alone) and b["p_adjusted"] == pytest.approx(2 * p_alone)
@@ -165,7 +171,7 @@ def test_holm_family_includes_results_within_tolerance(registry):
     """A REPRODUCED result still contributes its directional p (p_above here, since d > 0)."""
     alpha_records = [record(registry, "toy/alpha", "paper", k, v) for k, v in enumerate([84.0, 86.0, 88.0])]
     ext = external_set_from_values("toy/beta", [80.5, 81.0])
-    summary = build_summary(registry, alpha_records, [ext])
+    summary = summary_json(registry, alpha_records, [ext])
     b = results_of(summary, "toy/beta")["ext"]
     p_b = sps.ttest_1samp([80.5, 81.0], 80.0, alternative="greater").pvalue
     p_a = sps.ttest_1samp([84.0, 86.0, 88.0], 90.0, alternative="less").pvalue
@@ -176,7 +182,7 @@ def test_holm_family_includes_results_within_tolerance(registry):
 def test_unknown_claim_in_records_is_a_problem(registry):
     rec = record(registry, "toy/alpha", "paper", 0, 90.0)
     stray = replace(rec, claim_id="toy/gone")
-    summary = build_summary(registry, [rec, stray], [], problems=["runs/x/run.json: torn"])
+    summary = summary_json(registry, [rec, stray], [], problems=["runs/x/run.json: torn"])
     assert summary["problems"][0] == "runs/x/run.json: torn"
     assert "toy/gone" in summary["problems"][1]
 
@@ -197,7 +203,7 @@ def test_comparison_from_raw_values_on_a_shared_proxy_source(registry):
     records = ([record(registry, "toy/alpha", "smoke", k, v) for k, v in enumerate(a_vals)]
                + [record(registry, "toy/beta", "smoke", k, v) for k, v in enumerate(b_vals)]
                + [record(registry, "toy/alpha", "paper", 0, 90.0)])  # paper exists on one arm only
-    (row,) = build_summary(registry, records, [])["comparisons"]
+    (row,) = summary_json(registry, records, [])["comparisons"]
     assert COMPARISON_KEYS <= set(row)
     assert (row["id"], row["a"], row["b"], row["source"]) == ("toy/alpha-vs-beta", "toy/alpha", "toy/beta", "smoke")
     assert row["proxy"] is True and row["comparable"] is False and row["method"] == "raw"
@@ -211,7 +217,7 @@ def test_comparison_from_raw_values_on_a_shared_proxy_source(registry):
 def test_comparison_of_single_runs_uses_counts_only(registry):
     records = [record(registry, "toy/alpha", "smoke", 0, 60.0, total=200),
                record(registry, "toy/beta", "smoke", 0, 50.0, total=200)]
-    (row,) = build_summary(registry, records, [])["comparisons"]
+    (row,) = summary_json(registry, records, [])["comparisons"]
     assert row["diff"] == pytest.approx(10.0)
     assert (row["z"], row["p_z"], row["t"], row["df"], row["p_welch"]) == (None,) * 5
     prop = row["proportion_test"]
@@ -227,7 +233,7 @@ results:
   - {claim: toy/alpha, mean: 62.0, pm: 2.0, pm_kind: sd, n_seeds: 4}
   - {claim: toy/beta, mean: 55.0, pm: 1.0, pm_kind: se, n_seeds: 3}
 """)
-    summary = build_summary(registry, [], [ext])
+    summary = summary_json(registry, [], [ext])
     alpha = results_of(summary, "toy/alpha")["pub"]
     assert (alpha["n"], alpha["sd"], alpha["se"]) == (4, 2.0, 1.0) and alpha["values"] == []
     beta = results_of(summary, "toy/beta")["pub"]
@@ -246,7 +252,7 @@ results:
 def real_summary():
     reg = load_registry([ROOT / "claims"])
     externals = load_externals(ROOT / "runs" / "external", [c.id for c in reg.claims])
-    return build_summary(reg, [], externals)
+    return summary_json(reg, [], externals)
 
 
 def test_h3l6_vs_h3l4_under_each_reading(real_summary):
@@ -313,17 +319,29 @@ def test_published_results_verdicts(real_summary):
 # --- the summary file --------------------------------------------------------------------------
 
 
-def test_summary_is_byte_stable_and_strict_json(tmp_path, registry, real_summary):
+def test_summary_is_byte_stable_and_strict_json(tmp_path, registry):
     records = [record(registry, "toy/alpha", "paper", k, v) for k, v in enumerate([88.1, 90.3, 91.7])]
-    text = summary_text(build_summary(registry, records, []))
-    assert text == summary_text(build_summary(registry, list(reversed(records)), []))
+    text = build_summary(registry, records, []).to_json()
+    assert text == build_summary(registry, list(reversed(records)), []).to_json()
     path = write_summary(build_summary(registry, records, []), tmp_path / "reports" / "summary.json")
     assert path.read_text() == text and text.endswith("\n")
     data = json.loads(text)
     assert list(data) == sorted(data)
     assert data["claims"][0]["results"][0]["values"] == [88.1, 90.3, 91.7]  # full precision
-    assert json.loads(summary_text(real_summary)) == real_summary
+    assert json.loads(build_summary(registry, records, []).to_json()) == summary_json(registry, records, [])
     assert not list((tmp_path / "reports").glob("*.tmp"))
+
+
+def test_the_summary_is_typed_and_its_json_is_its_fields(registry):
+    records = [record(registry, "toy/alpha", "paper", k, v) for k, v in enumerate([88.0, 90.0, 92.0])]
+    summary = build_summary(registry, records, [])
+    assert isinstance(summary, Summary) and all(isinstance(c, ClaimSummary) for c in summary.claims)
+    (result,) = summary.claims[0].results
+    assert isinstance(result, SourceResult) and result.values == (88.0, 90.0, 92.0) and result.n == 3
+    assert result.verdict == stats.REPRODUCED and result.runs[0].seed == 0
+    data = json.loads(summary.to_json())
+    assert data["claims"][0]["results"][0]["mean"] == result.mean == 90.0
+    assert data["settings"]["assumed_seeds"] == list(summary.settings.assumed_seeds)
 
 
 def test_published_summaries_of_every_kind(tmp_path, registry):
@@ -336,7 +354,7 @@ results:
   - {claim: toy/alpha, label: wilson, mean: 88.0, pm: 6.4, pm_kind: wilson95, test_size: 100}
   - {claim: toy/beta, label: wilson, mean: 80.0, pm: 7.8, pm_kind: wilson95, test_size: 100}
 """)
-    summary = build_summary(registry, [], [ext])
+    summary = summary_json(registry, [], [ext])
     res = results_of(summary, "toy/alpha")
     ci = res["kinds (ci)"]  # t_{0.975, 2} * SE = 4.3027 -> SE 1, SD sqrt(3)
     assert ci["se"] == pytest.approx(1.0) and ci["sd"] == pytest.approx(math.sqrt(3))
@@ -361,7 +379,7 @@ results:
   - {claim: toy/alpha, mean: 62.0, pm: 2.0, n_seeds: 4}
   - {claim: toy/beta, mean: 55.0, pm: 1.0}
 """)
-    (row,) = build_summary(registry, [], [ext])["comparisons"]
+    (row,) = summary_json(registry, [], [ext])["comparisons"]
     se_rows = [r for r in row["readings"] if r["reading"] == "se"]
     assert [(r["n"], r["n_a"], r["n_b"]) for r in se_rows] == [(2, 4, 2), (3, 4, 3), (5, 4, 5)]
     ref = sps.ttest_ind_from_stats(62.0, 2.0 * 2, 4, 55.0, 1.0 * math.sqrt(3), 3, equal_var=False,
@@ -374,7 +392,7 @@ results:
   - {claim: toy/alpha, mean: 62.0, pm: 2.0, n_seeds: 4}
   - {claim: toy/beta, mean: 55.0, pm: 1.0, n_seeds: 3}
 """)
-    (row,) = build_summary(registry, [], [stated])["comparisons"]
+    (row,) = summary_json(registry, [], [stated])["comparisons"]
     assert [(r["reading"], r["n"], r["n_a"], r["n_b"]) for r in row["readings"]] == [
         ("sd", None, 4, 3), ("se", None, 4, 3), ("ci95", None, 4, 3), ("wilson95", 1, 1, 1)]
     assert row["readings"][-1]["z"] is None  # no test-set sizes stated
@@ -385,20 +403,21 @@ def test_checkpoint_rule_and_metric_of_the_claim_decide(registry):
     reg = Registry((best_claim,) + registry.claims[1:], registry.comparisons)
     rec = record(reg, "toy/alpha", "paper", 0, 80.0)
     rec = replace(rec, best=replace(rec.final, value=85.0, correct=85.0))
-    result = results_of(build_summary(reg, [rec], []), "toy/alpha")["paper"]
+    result = results_of(summary_json(reg, [rec], []), "toy/alpha")["paper"]
     assert result["values"] == [85.0] and result["runs"][0]["correct"] == 85.0
     no_best = replace(rec, best=None)
-    result = results_of(build_summary(reg, [no_best], []), "toy/alpha")["paper"]
-    assert (result["n"], result["failed"]) == (0, 1) and "'best'" in result["excluded"][0]["reason"]
+    result = results_of(summary_json(reg, [no_best], []), "toy/alpha")["paper"]
+    # stale, not failed: the run completed; the claim's rule changed to one its record cannot answer
+    assert (result["n"], result["stale"], result["failed"]) == (0, 1, 0) and "best" in result["excluded"][0]["reason"]
     other_metric = replace(record(registry, "toy/alpha", "paper", 0, 80.0), metric="pass@2")
-    result = results_of(build_summary(registry, [other_metric], []), "toy/alpha")["paper"]
+    result = results_of(summary_json(registry, [other_metric], []), "toy/alpha")["paper"]
     assert (result["n"], result["stale"]) == (0, 1) and "pass@2" in result["excluded"][0]["reason"]
 
 
 def test_an_external_named_like_a_profile_is_never_paired_with_it(registry):
     records = [record(registry, "toy/alpha", "smoke", 0, 60.0), record(registry, "toy/beta", "smoke", 0, 50.0)]
     ext = replace(external_set_from_values("toy/beta", [40.0, 41.0]), id="smoke")
-    summary = build_summary(registry, records, [ext])
+    summary = summary_json(registry, records, [ext])
     assert [r["kind"] for r in results_of_list(summary, "toy/beta")] == ["profile", "external"]
     (row,) = summary["comparisons"]
     assert row["mean_b"] == 50.0

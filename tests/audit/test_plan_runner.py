@@ -57,8 +57,8 @@ def test_run_one_writes_a_record_then_skips(registry, tmp_path):
     spec = expand_plan(registry, profile="smoke", seeds=[0], runs_dir=tmp_path)[0]
     calls = []
     record = run_one(spec, lambda s: calls.append(s) or fake_result())
-    assert record.status == "completed" and record.value == 75.0
-    assert record.chosen.correct == 12 and record.chosen.total == 16
+    assert record.status == "completed" and record.final.value == 75.0
+    assert record.final.correct == 12 and record.final.total == 16
     assert record.device_hours == pytest.approx(0.01)
     assert assess(spec).state == "done"
     assert run_one(spec, lambda s: calls.append(s) or fake_result()) is None
@@ -79,7 +79,9 @@ def test_changed_profile_makes_the_record_stale(registry, tmp_path):
                            runs_dir=tmp_path, claim_ids=["toy/alpha"])[0]
     assert assess(new_spec).state == "stale"
     assert run_one(new_spec, lambda s: pytest.fail("stale runs are not retrained by default")) is None
-    assert run_one(new_spec, lambda s: fake_result(0.5), rerun_stale=True).value == 50.0
+    assert run_one(new_spec, lambda s: fake_result(0.5), rerun_stale=True).final.value == 50.0
+    assert json.loads((spec.directory / "run.superseded-1.json").read_text())["final"]["value"] == 75.0
+    assert assess(new_spec).state == "done"
 
 
 def test_failed_training_becomes_a_failed_record_and_is_retried(registry, tmp_path):
@@ -97,7 +99,7 @@ def test_failed_training_becomes_a_failed_record_and_is_retried(registry, tmp_pa
 def test_diverged_result_is_recorded_with_its_reason(registry, tmp_path):
     spec = expand_plan(registry, profile="smoke", seeds=[0], runs_dir=tmp_path)[0]
     record = run_one(spec, lambda s: fake_result(status="failed", error="non-finite loss nan at step 3"))
-    assert record.status == "failed" and record.error == "non-finite loss nan at step 3" and record.value is None
+    assert record.status == "failed" and record.error == "non-finite loss nan at step 3" and record.final is None
 
 
 def test_bad_data_is_bad_input_and_leaves_no_record(registry, tmp_path):

@@ -1,4 +1,4 @@
-"""Seed planning: audit.aggregate.plan_seeds and `trm-audit plan-seeds`."""
+"""Seed planning: audit.seeds.plan_seeds and `trm-audit plan-seeds`."""
 from pathlib import Path
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from audit import stats
-from audit.aggregate import plan_seeds
+from audit.seeds import plan_seeds
 from audit.cli import cli
 from audit.errors import InputError
 from audit.records import parse_record, run_dir, write_record

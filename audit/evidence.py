@@ -1,0 +1,117 @@
+"""Whether a run record is evidence for its claim today, and if not, why: the one rule.
+
+The plan (`audit.plan.assess`: done / stale / retry), the runner (`run_one --rerun-stale`) and the
+report (`audit.sources.collect_sources`: counted / stale / failed) all ask `standing`, so they
+cannot disagree about a record. A record counts when it is readable and in its place, answers the
+claim as the registry states it now (its profile still exists, it measured the claim's metric, its
+config means the profile's config at that seed, it has the evaluation the claim's checkpoint rule
+selects) and its run completed. The checks run in that order: a record that answers another
+question is `stale` (retrained only on request) whether or not it completed, since retraining it
+under the old setup would answer the old question again.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from audit.records import RecordError, RunRecord, read_record
+
+Cause = Literal["counts", "damaged", "profile_removed", "metric_changed", "config_changed",
+                "checkpoint_missing", "failed"]
+STALE_CAUSES = ("profile_removed", "metric_changed", "config_changed", "checkpoint_missing")
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A record's standing: whether it counts, the cause (see Cause) and a one-line reason.
+
+    `evaluation` is the evaluation the claim's checkpoint rule selects, when the record has one
+    (a stale run's is shown, never used); None for a damaged or failed record.
+    """
+
+    counts: bool
+    cause: Cause
+    reason: str
+    evaluation: Any = None  # audit.records.Evaluation
+
+    @property
+    def status(self) -> str:
+        """How the report lists a record: 'counted', 'stale', 'failed' or 'damaged'."""
+        if self.counts:
+            return "counted"
+        return "stale" if self.cause in STALE_CAUSES else self.cause
+
+    @property
+    def value(self) -> Optional[float]:
+        """The selected evaluation in percent, when there is one."""
+        return None if self.evaluation is None else self.evaluation.value
+
+
+def checkpoint_rule(claim) -> str:
+    """Which evaluation of a run counts for `claim`: 'final' or 'best' (its protocol's checkpoint)."""
+    return claim.protocol.checkpoint
+
+
+def selected_evaluation(record: RunRecord, claim):
+    """The evaluation of `record` that the claim's current checkpoint rule selects (None if absent).
+
+    The rule is the claim's as the registry states it now, not the one recorded at training time
+    (`record.selected`): a rule changed since the run applies to the run's stored evaluations.
+    """
+    return record.best if checkpoint_rule(claim) == "best" else record.final
+
+
+def same_config(record: RunRecord, config: Any) -> bool:
+    """Whether the record was made with `config` (a TrainConfig), judged by meaning, not by hash.
+
+    The record's resolved config is validated again: a field added to the trainer since the run, with
+    a default that reproduces the old behaviour, leaves it current, while a changed value, a removed
+    field or an invalid one makes it stale. (Comparing stored hashes would call every record stale
+    whenever a config field is added.)
+    """
+    from trm.config import TrainConfig
+    from trm.schema import ConfigError
+
+    try:
+        return TrainConfig.from_dict(record.config) == config
+    except (ConfigError, TypeError):
+        return False
+
+
+def standing(record: RunRecord, claim) -> Standing:
+    """The standing of a readable, correctly placed record of `claim` (audit.registry.Claim)."""
+    chosen = selected_evaluation(record, claim)
+    profile = claim.profiles.get(record.profile)
+    if profile is None:
+        return Standing(False, "profile_removed", "profile is no longer in the registry", chosen)
+    if record.metric != claim.metric:
+        return Standing(False, "metric_changed", f"measured {record.metric}, the claim now uses {claim.metric}",
+                        chosen)
+    if not same_config(record, profile.config.with_seed(record.seed)):
+        return Standing(False, "config_changed", f"config changed since the run (recorded {record.config_hash}, "
+                        f"profile is now {profile.config.with_seed(record.seed).config_hash()})", chosen)
+    if record.status != "completed":
+        return Standing(False, "failed", record.error or "the run failed", None)
+    if chosen is None:
+        return Standing(False, "checkpoint_missing", f"the claim now selects the {checkpoint_rule(claim)} "
+                        "evaluation, which the record does not have")
+    return Standing(True, "counts", "", chosen)
+
+
+def standing_at(path: Path, claim, profile: str, seed: int) -> Optional[Standing]:
+    """The standing of the record at `path` for (claim, profile, seed); None when there is no record.
+
+    An unreadable or inconsistent record, or one that names another run than its place, is `damaged`.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        record = read_record(path)
+    except RecordError as err:
+        return Standing(False, "damaged", f"unreadable record ({err})")
+    if (record.claim_id, record.profile, record.seed) != (claim.id, profile, seed):
+        return Standing(False, "damaged", f"the record there is of {record.claim_id} / {record.profile} / "
+                                          f"seed {record.seed}")
+    return standing(record, claim)

@@ -1,0 +1,200 @@
+"""The summary of an audit as typed, frozen records: what `reports/summary.json` holds, and its bytes.
+
+audit.aggregate builds a `Summary`; the report (audit.report, audit.figures, the template) reads its
+attributes. `Summary.to_json()` is the file: every field under its own name, sorted keys, floats at
+full precision, no NaN, a final newline. Percent everywhere; None (JSON null) means undefined.
+The meaning of each field is documented in audit.aggregate.build_summary.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any, Optional, Union
+
+from audit.sources import Excluded, SeedReading, WilsonReading
+
+Pair = Optional[tuple]  # [low, high] of an interval, or None
+
+
+@dataclass(frozen=True)
+class RunEntry:
+    """One counted run (or a Wilson-declared published summary shown as one evaluation, seed None)."""
+
+    seed: Optional[int]
+    value: float
+    correct: Optional[float]
+    total: Optional[float]
+    wilson95: Pair
+
+
+@dataclass(frozen=True)
+class PublishedEntry:
+    """An external summary as published: mean ± pm, what the ± is, run count and test-set size."""
+
+    mean: float
+    pm: Optional[float]
+    pm_kind: str
+    n_seeds: Optional[int]
+    test_size: Optional[int]
+
+
+@dataclass(frozen=True)
+class SourceResult:
+    """One (claim, source): its statistics, test against the claim, verdict and the runs behind them."""
+
+    source: str
+    kind: str
+    comparable: bool
+    deviations: tuple
+    n: Optional[int]
+    values: tuple
+    mean: Optional[float]
+    sd: Optional[float]
+    se: Optional[float]
+    ci95: Pair
+    d: Optional[float]
+    t: Optional[float]
+    df: Optional[float]
+    p_below_claim: Optional[float]
+    p_above_claim: Optional[float]
+    p_adjusted: Optional[float]
+    verdict: Optional[str]
+    reason: Optional[str]
+    failed: int
+    stale: int
+    excluded: tuple[Excluded, ...]
+    runs: tuple[RunEntry, ...]
+    published: Optional[PublishedEntry]
+    readings: Optional[tuple[Union[SeedReading, WilsonReading], ...]]
+
+
+@dataclass(frozen=True)
+class ClaimSummary:
+    """One claim as the registry states it, and a result per source."""
+
+    id: str
+    statement: str
+    benchmark: str
+    model: str
+    metric: str
+    claimed: Optional[float]
+    tolerance_pp: float
+    results: tuple[SourceResult, ...]
+
+
+@dataclass(frozen=True)
+class ProportionTest:
+    """Two single evaluations compared by their counts (test-set noise only)."""
+
+    diff: Optional[float]
+    z: Optional[float]
+    p: Optional[float]
+    note: str
+
+
+@dataclass(frozen=True)
+class ComparisonReading:
+    """A comparison with an unknown ± read one way (sd, se or ci95) at the row's run counts."""
+
+    reading: str
+    n: Optional[int]
+    n_assumed: bool
+    n_a: Optional[int]
+    n_b: Optional[int]
+    diff: Optional[float]
+    z: Optional[float]
+    p_z: Optional[float]
+    t: Optional[float]
+    df: Optional[float]
+    p_welch: Optional[float]
+
+
+@dataclass(frozen=True)
+class WilsonComparisonReading(ComparisonReading):
+    """Both arms read as one evaluation each: a two-proportion z-test, with what it measures."""
+
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    """One registry comparison (a > b, one-tailed) on one source both arms have."""
+
+    id: str
+    a: str
+    b: str
+    source: str
+    comparable: bool
+    proxy: bool
+    method: Optional[str]
+    n_a: Optional[int]
+    n_b: Optional[int]
+    mean_a: Optional[float]
+    mean_b: Optional[float]
+    diff: Optional[float]
+    z: Optional[float]
+    p_z: Optional[float]
+    t: Optional[float]
+    df: Optional[float]
+    p_welch: Optional[float]
+    proportion_test: Optional[ProportionTest]
+    readings: Optional[tuple[ComparisonReading, ...]]
+
+
+@dataclass(frozen=True)
+class ExternalProvenance:
+    """Where an imported result set comes from."""
+
+    id: str
+    file: str
+    title: str
+    authors: tuple
+    link: Optional[str]
+    date: Optional[str]
+    venue: Optional[str]
+    verified: bool
+    note: Optional[str]
+    comparable: bool
+    hardware: Optional[str]
+    deviations: tuple
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The statistical settings the summary was computed under."""
+
+    alpha: float
+    eps: float
+    level: float
+    multiplicity: str
+    assumed_seeds: tuple
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Everything the report says, computed once (audit.aggregate.build_summary)."""
+
+    format_version: int
+    settings: Settings
+    claims: tuple[ClaimSummary, ...]
+    comparisons: tuple[ComparisonResult, ...]
+    externals: tuple[ExternalProvenance, ...]
+    problems: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        """The summary as plain JSON data (dicts, lists, numbers, strings, None)."""
+        return plain(self)
+
+    def to_json(self) -> str:
+        """The exact text of summary.json: sorted keys, floats at full precision, no NaN, final newline."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
+def plain(value: Any) -> Any:
+    """A dataclass, tuple or list (nested) as JSON data: each dataclass field under its own name."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (tuple, list)):
+        return [plain(item) for item in value]
+    return value
