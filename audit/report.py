@@ -95,7 +95,7 @@ def build_context(inputs: Inputs, summary: Summary, figures: Mapping) -> dict:
         "figures": figures,
         "runs": [run_row(record, status, wilson, claims.get(record.claim_id)) for record in inputs.records],
         "cost": cost_rows(registry, inputs.records),
-        "deviations": deviation_rows(registry, summary.to_dict()),
+        "deviations": deviation_rows(registry, summary),
         "externals": external_rows(inputs.externals, summary),
         "registry_notes": registry_notes(registry),
         "settings": summary.settings,
@@ -174,14 +174,14 @@ def config_diff(paper: Mapping, other: Mapping) -> list[tuple[str, Any, Any]]:
     return [(key, a.get(key), b.get(key)) for key in keys if a.get(key) != b.get(key)]
 
 
-def deviation_rows(registry, summary: Mapping) -> list[dict]:
+def deviation_rows(registry, summary: Summary) -> list[dict]:
     """Per claim: each profile's computed diff against `paper` and its declared deviations, then each
     external source's stated deviations (from the summary)."""
     external = {}
-    for entry in summary["claims"]:
-        for result in entry["results"]:
-            if result.get("kind") == "external":
-                external.setdefault(entry["id"], []).append(result)
+    for entry in summary.claims:
+        for result in entry.results:
+            if result.kind == "external":
+                external.setdefault(entry.id, []).append(result)
     rows = []
     for claim in sorted(registry.claims, key=lambda c: c.id):
         paper = claim.profiles.get(PAPER_PROFILE)
@@ -191,7 +191,7 @@ def deviation_rows(registry, summary: Mapping) -> list[dict]:
             diff = None if paper is None else config_diff(paper.config.to_dict(), profile.config.to_dict())
             profiles.append({"name": name, "comparable": profile.comparable, "computed": diff,
                              "declared": list(profile.deviations)})
-        externals = [{"name": r["source"], "comparable": r["comparable"], "declared": list(r.get("deviations") or ())}
+        externals = [{"name": r.source, "comparable": r.comparable, "declared": list(r.deviations or ())}
                      for r in external.get(claim.id, [])]
         rows.append({"claim": claim.id, "has_paper": paper is not None, "profiles": profiles, "externals": externals})
     return rows
