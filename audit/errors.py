@@ -1,6 +1,6 @@
 """The harness's own exceptions. Library code raises them; the CLI turns them into exit codes.
 
-Exit codes (design.md): 0 success, 1 a check failed, 2 bad input.
+Exit codes (docs/design.md §6.3): 0 success, 1 a check failed, 2 bad input.
 """
 
 

@@ -1,6 +1,6 @@
 """Statistics of an audit: pure functions over numbers, in percent; no I/O, no pandas, no plotting.
 
-Two kinds of uncertainty are kept apart (design.md, Statistics):
+Two kinds of uncertainty are kept apart (docs/design.md §5):
 - seed spread: the runs of one source (its `values`, shape (n_seeds,)) give mean, SD, SE, a
   Student-t interval and one-sample t-tests against the claimed number;
 - test-set sampling error: one run's accuracy from its counts (correct of total) gives a Wilson
@@ -250,7 +250,7 @@ def _z(level: float) -> float:
 # --- against the claimed number ----------------------------------------------------------------
 
 def one_sample_test(mean: Optional[float], se: Optional[float], n: int, reference: float) -> OneSampleTest:
-    """t = (mean - reference) / SE with n - 1 df; both one-sided p-values (design.md's rule).
+    """t = (mean - reference) / SE with n - 1 df; both one-sided p-values (docs/design.md §5.2).
 
     `se` is SD/sqrt(n) of the per-seed values; None (n < 2) gives an all-None test.
     """
@@ -292,7 +292,7 @@ def holm_adjust(p_values: Sequence[float]) -> tuple[float, ...]:
 def decide_verdict(*, comparable: bool, claimed: Optional[float], n: Optional[int], d: Optional[float],
                    p_adjusted: Optional[float], tolerance_pp: float, alpha: float = ALPHA,
                    eps: float = EPS) -> Verdict:
-    """The verdict rule of design.md: the first clause that matches.
+    """The verdict rule of docs/design.md §5: the first clause that matches.
 
     0 not comparable -> NOT_COMPARABLE; (no claimed value -> NO_CLAIM); 1 |d| <= tol + EPS ->
     REPRODUCED; 2 n < 2 -> INCONCLUSIVE; 3 d < -tol and adjusted p_below < alpha ->

@@ -1,4 +1,4 @@
-"""The decision rules of an audit (design.md, Statistics): rule v3 for a claim, the comparison rule.
+"""The decision rules of an audit (docs/design.md §5): rule v3 for a claim, the comparison rule.
 
 Both rules work the same way: each result gets its tests (pure functions of means, SDs and run
 counts, in percent), contributes one p-value to a Holm family over the report (`family_p`,
@@ -39,7 +39,7 @@ class EquivalenceTest:
     p_lower tests H0: d <= -tol (p = P(T >= (d + tol)/SE)), p_upper tests H0: d >= +tol
     (p = P(T <= (d - tol)/SE)); p_equiv = max of the two, below alpha exactly when the
     (1 - 2 alpha) t-interval lies inside [-tol, +tol]. With SE = 0 the t's are None and each
-    p is 0 or 1 by which side of its margin d lies, strictly (design.md: p_equiv = 0 iff |d| < tol).
+    p is 0 or 1 by which side of its margin d lies, strictly (docs/design.md §5: p_equiv = 0 iff |d| < tol).
     """
 
     t_lower: Optional[float]
@@ -126,7 +126,7 @@ def family_p(test: Optional[ClaimTest], eps: float = EPS) -> Optional[float]:
 def decide_claim_verdict(*, comparable: bool, claimed: Optional[float], n: Optional[int], d: Optional[float],
                          sd: Optional[float], p_adjusted: Optional[float], tolerance_pp: float,
                          alpha: float = ALPHA, eps: float = EPS) -> Verdict:
-    """Rule v3: the first clause of design.md that matches, with a reason saying what would decide it.
+    """Rule v3: the first clause of docs/design.md §5 that matches, with a reason saying what would decide it.
 
     `p_adjusted` is the Holm-adjusted `family_p` of this result (so it is p_equiv when
     |d| <= tol + EPS); None when the result is untested. `sd` is the seeds' SD (ddof 1), used

@@ -1,4 +1,4 @@
-"""Deep supervision with adaptive halting (ACT): the carry and one supervision step (trm-spec.md §3).
+"""Deep supervision with adaptive halting (ACT): the carry and one supervision step (docs/model-spec.md §3).
 
 The trainer keeps one `Carry` of B slots for the whole run and calls `supervision_step` once per
 optimizer step with a fresh batch. Slots that halted at the previous step are reset to

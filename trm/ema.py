@@ -1,4 +1,4 @@
-"""Exponential moving average of the trainable parameters (trm-spec.md §4, official `ema=True`).
+"""Exponential moving average of the trainable parameters (docs/model-spec.md §4, official `ema=True`).
 
 The shadow starts as a copy of the initial parameters and after every training batch becomes
 `rate * shadow + (1 - rate) * weights`, with no bias correction and no warm-up. Buffers (the

@@ -1,4 +1,4 @@
-"""Evaluation on the test split (trm-spec.md §7): every example runs all N_sup supervision steps.
+"""Evaluation on the test split (docs/model-spec.md §7): every example runs all N_sup supervision steps.
 
 Metrics are taken after the last step, summed over every test batch (and every rank) and divided
 by the total count of real examples (padding rows have no supervised token and are not counted);

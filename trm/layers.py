@@ -1,4 +1,4 @@
-"""Building blocks of the TRM/HRM network f (trm-spec.md §2).
+"""Building blocks of the TRM/HRM network f (docs/model-spec.md §2).
 
 Every block is post-norm with a weightless RMSNorm and has no bias. Weights are kept in float32
 ("master" weights) and used in the dtype of the activations, so one module serves a float32 CPU

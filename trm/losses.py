@@ -1,4 +1,4 @@
-"""Losses of deep supervision (trm-spec.md §3): token cross entropy and the Q-head BCE.
+"""Losses of deep supervision (docs/model-spec.md §3): token cross entropy and the Q-head BCE.
 
 Token losses are returned per position (B, S) with ignored positions set to 0, so the caller
 chooses the normalisation; `per_sequence_mean` is the official one (mean over each sequence's

@@ -1,4 +1,4 @@
-"""The recursive reasoning model: TRM (one network f) and HRM (f_L and f_H), trm-spec.md §1-2, §6.
+"""The recursive reasoning model: TRM (one network f) and HRM (f_L and f_H), docs/model-spec.md §1-2, §6.
 
 `RecursiveModel.forward` is one supervision step of the paper's pseudocode: a few cycles of
 latent recursion without gradient, one with gradient, then the heads. The deep-supervision loop
@@ -59,7 +59,7 @@ class PuzzleEmbedding(nn.Module):
 
 
 class RecursiveModel(nn.Module):
-    """TRM or HRM with its input embedding, lm head and Q head (trm-spec.md §1-2, §6).
+    """TRM or HRM with its input embedding, lm head and Q head (docs/model-spec.md §1-2, §6).
 
     Parameters are float32; activations use `cfg.forward_dtype`. `H_init` / `L_init` (D,) are
     fixed buffers drawn once (std 1, rounded to bfloat16 as the official bf16 runs store them) and

@@ -1,4 +1,4 @@
-"""The two optimisers of a TRM/HRM run and their shared learning-rate schedule (trm-spec.md §4).
+"""The two optimisers of a TRM/HRM run and their shared learning-rate schedule (docs/model-spec.md §4).
 
 - `AdamATan2` updates every parameter (the network, its heads, H_init/L_init excepted since those
   are buffers): Adam whose m / (sqrt(v) + eps) is replaced by atan2(m, sqrt(v)), with decoupled

@@ -1,4 +1,4 @@
-"""Parameter counts of a model configuration, as the paper's Table 1 reports them (trm-spec.md §5.3)."""
+"""Parameter counts of a model configuration, as the paper's Table 1 reports them (docs/model-spec.md §5.3)."""
 from __future__ import annotations
 
 import torch

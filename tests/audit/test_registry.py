@@ -150,7 +150,7 @@ def test_claims_json_counts_the_paper_models_parameters():
 
     listing = list_claims(load_registry([ROOT / "claims"]))
     counted = {c["id"]: c["params_counted"] for c in listing["claims"]}
-    assert counted == {  # trm-spec.md §5.3, counted on the meta device
+    assert counted == {  # docs/model-spec.md §5.3, counted on the meta device
         "sudoku-extreme/trm-mlp": 5_028_866, "sudoku-extreme/trm-att": 6_828_034, "maze-hard/trm-att": 6_822_914,
         "arc-agi-1/trm-att": 6_829_058, "arc-agi-1/trm-att-h3l6": 6_829_058, "sudoku-extreme/hrm": 27_275_266,
         "maze-hard/hrm": 27_270_146, "arc-agi-1/hrm": 27_276_290,

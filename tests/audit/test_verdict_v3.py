@@ -50,7 +50,7 @@ def test_equivalence_test_by_hand():
 def test_equivalence_with_zero_spread_is_exact(d, p_lower, p_upper):
     tost = equivalence_test(d, 0.0, 3, 2.0)
     assert (tost.t_lower, tost.t_upper, tost.p_lower, tost.p_upper) == (None, None, p_lower, p_upper)
-    assert tost.p_equiv == (0.0 if abs(d) < 2.0 else 1.0)  # design.md: 0 iff |d| < tol, strictly
+    assert tost.p_equiv == (0.0 if abs(d) < 2.0 else 1.0)  # docs/design.md §5: 0 iff |d| < tol, strictly
 
 
 def test_equivalence_test_rejects_one_run():

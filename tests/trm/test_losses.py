@@ -1,4 +1,4 @@
-"""Token losses and the Q BCE: anchors from trm-spec.md §9 and the normalisation rules of §3."""
+"""Token losses and the Q BCE: anchors from docs/model-spec.md §9 and the normalisation rules of §3."""
 import math
 
 import pytest

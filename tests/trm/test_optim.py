@@ -8,7 +8,7 @@ from trm.optim import AdamATan2, SignSGDEmbedding, lr_at, sign_sgd_rows
 
 
 def test_adam_atan2_two_step_anchor():
-    # trm-spec.md §9: theta0=1, lr=0.1, wd=0.1, betas (0.9, 0.95), gradients 0.5 then -0.25.
+    # docs/model-spec.md §9: theta0=1, lr=0.1, wd=0.1, betas (0.9, 0.95), gradients 0.5 then -0.25.
     theta = torch.nn.Parameter(torch.tensor([1.0], dtype=torch.float64))
     opt = AdamATan2([theta], lr=0.1, betas=(0.9, 0.95), weight_decay=0.1)
     expected = [0.8903313475, 0.8546143117]

@@ -1,4 +1,4 @@
-"""Parameter counts of every paper configuration (trm-spec.md §5.3), built on the meta device."""
+"""Parameter counts of every paper configuration (docs/model-spec.md §5.3), built on the meta device."""
 import pytest
 
 from trm.config import ModelConfig

@@ -1,4 +1,4 @@
-"""ARC tasks -> the processed train and test splits (TRM's recipe, data-formats.md §4.2, seeded).
+"""ARC tasks -> the processed train and test splits (TRM's recipe, docs/data-formats.md §4.2, seeded).
 
 * Every task's demonstration pairs go to the train split; its test pairs go to the test split if
   its subset is held out, else to the train split as well.

@@ -1,4 +1,4 @@
-"""ARC pass@k with TRM's voting over task versions (data-formats.md §5.2).
+"""ARC pass@k with TRM's voting over task versions (docs/data-formats.md §5.2).
 
 Per test row (padding rows, identifier 0, are skipped): crop the input and the predicted grid off
 the canvas, undo the version's dihedral transform and colour map, and file the prediction with its

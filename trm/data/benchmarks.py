@@ -8,7 +8,7 @@ from trm.config import DataConfig
 from trm.data.errors import DataError
 from trm.schema import from_dict, to_dict
 
-# The paper's builds (trm-spec.md §5.1); None sizes mean "all of the source".
+# The paper's builds (docs/model-spec.md §5.1); None sizes mean "all of the source".
 BENCHMARKS = {
     "sudoku-extreme": {"task": "sudoku", "grid_size": 9, "train_size": 1000, "test_size": None, "num_aug": 1000},
     "maze-hard": {"task": "maze", "grid_size": 30, "train_size": 1000, "test_size": None, "num_aug": 0,

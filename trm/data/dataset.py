@@ -1,6 +1,6 @@
 """A processed split as batches: the official training sampler and the in-order test walk.
 
-Training (data-formats.md §1.4, trm-spec.md §4): loader iteration i chains `epochs_per_iter`
+Training (docs/data-formats.md §1.4, docs/model-spec.md §4): loader iteration i chains `epochs_per_iter`
 random permutations of the groups, using Philox seeded with `seed + i + 1` (the official loader
 counts iterations from 1, so iteration 0 here draws exactly the official first iteration's group
 order and versions). Each visit picks one puzzle (version) of the group uniformly, then adds its

@@ -1,4 +1,4 @@
-"""Token encodings of the three benchmarks (data-formats.md §2.2, §3.2, §4.2).
+"""Token encodings of the three benchmarks (docs/data-formats.md §2.2, §3.2, §4.2).
 
 * Sudoku (side N): token = cell value + 1: 0 PAD (never present), 1 blank, 2..N+1 digits 1..N.
   vocab N + 2 (11 for 9x9), seq_len N*N, no EOS.

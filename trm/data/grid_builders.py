@@ -1,7 +1,7 @@
 """Sudoku and Maze: checked raw cells -> one processed split (the official recipes, seeded).
 
 Both have one example per puzzle and identifier 0 everywhere. A group is one original item and
-its augmented versions, the original first (data-formats.md §2.2, §3.2):
+its augmented versions, the original first (docs/data-formats.md §2.2, §3.2):
 * Sudoku train: 1 + num_aug versions per puzzle, each a fresh random shuffle (symmetry.py).
 * Maze train: the 8 dihedral versions when `dihedral_aug` (official `--aug`), else 1.
 The test splits are never augmented. dataset.json repeats the official quirk total_puzzles =

@@ -1,6 +1,6 @@
 """The hub CSV layout of Sudoku-Extreme and Maze-Hard: read, validate, write.
 
-`source,question,answer,rating`, one puzzle per row, never quoted (data-formats.md §2.1, §3.1).
+`source,question,answer,rating`, one puzzle per row, never quoted (docs/data-formats.md §2.1, §3.1).
 Reading streams the rows into flat byte arrays (the real Sudoku train file has 3.8M rows), then
 checks the cells with numpy; the first bad row is reported with its row and line numbers.
 Stand-in generators write the same layout, so real and generated data share one reader.

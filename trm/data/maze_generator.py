@@ -1,6 +1,6 @@
 """Offline Maze-Hard stand-in: random-wall mazes whose marked path is the unique shortest one.
 
-Recipe (data-formats.md §6.2): walls independently with probability p ~ U[0.30, 0.50]; in the open
+Recipe (docs/data-formats.md §6.2): walls independently with probability p ~ U[0.30, 0.50]; in the open
 component of a random cell (4-neighbour moves) find a far cell by a double BFS sweep and pair it with
 a random cell at distance >= `min_moves` (the distance drawn uniformly first), in random order as
 S and G; draw one shortest S->G path at random; then, while a different shortest path exists, wall

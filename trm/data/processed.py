@@ -1,6 +1,6 @@
 """The official processed ("puzzle dataset") directory: write it atomically, read it back checked.
 
-Layout (data-formats.md §1): `identifiers.json`, ARC's `test_puzzles.json`, and per split
+Layout (docs/data-formats.md §1): `identifiers.json`, ARC's `test_puzzles.json`, and per split
 `dataset.json` plus five arrays `all__{inputs,labels,puzzle_identifiers,puzzle_indices,group_indices}.npy`
 in a group -> puzzle -> example hierarchy. Token arrays may have any integer dtype (the official
 Sudoku train split is int64); we write uint8.

@@ -1,4 +1,4 @@
-"""Offline stand-ins for the hub data, written in the hub CSV layout (data-formats.md §6).
+"""Offline stand-ins for the hub data, written in the hub CSV layout (docs/data-formats.md §6).
 
 The generated files are read back by the same reader and builder as the real ones. Rows carry a
 distinct `source` value, and the generator's name, parameters, timing and rating distribution go
@@ -28,7 +28,7 @@ from trm.errors import ConfigError
 SUDOKU_SOURCE = "standin_sudoku_v1"
 MAZE_SOURCE = "standin_maze_v1"
 PAPER_SIZE = 1000
-# Sudoku-Extreme is about three quarters hard puzzles (data-formats.md §2.1, §6.1).
+# Sudoku-Extreme is about three quarters hard puzzles (docs/data-formats.md §2.1, §6.1).
 HARD_FRACTION = 0.75
 CLIMB_STEPS = 100
 

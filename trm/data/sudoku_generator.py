@@ -1,6 +1,6 @@
 """Offline Sudoku-Extreme stand-in: unique-solution puzzles with a backtrack-count rating.
 
-Recipe (data-formats.md §6.1): fill a random complete grid by randomized search, then blank the
+Recipe (docs/data-formats.md §6.1): fill a random complete grid by randomized search, then blank the
 cells in random order whenever the puzzle stays uniquely solvable, until the target number of
 givens is reached (or, with no target, until no clue can go: a minimal puzzle). Random minimal
 puzzles are mostly easy, while Sudoku-Extreme is mostly hard; so a `hard_fraction` of the puzzles

@@ -8,7 +8,7 @@ Propagation runs to a fixpoint with naked singles (a cell with one candidate rem
 peers) and hidden singles (a digit with one place left in a unit goes there). Search branches on a
 cell with the fewest candidates, trying digits in increasing order. The number of failed branches
 before the first solution is our difficulty rating: in the spirit of the tdoku backtrack count that
-Sudoku-Extreme's `rating` column holds (data-formats.md §2.1), not the same number.
+Sudoku-Extreme's `rating` column holds (docs/data-formats.md §2.1), not the same number.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The augmentations of the official builders, as invertible maps.
 
-* Dihedral transforms 0..7 of a grid (data-formats.md §3.2 table), used by Maze (`--aug`) and ARC.
+* Dihedral transforms 0..7 of a grid (docs/data-formats.md §3.2 table), used by Maze (`--aug`) and ARC.
 * Sudoku shuffles (§2.2): digit relabelling, transpose (square boxes only), band/row and
   stack/column permutations; drawn many at a time as index maps so a 1000-fold build is vectorized.
 * ARC versions (§4.2): colour map (0 fixed, 1..9 permuted) then a dihedral transform, named
@@ -66,7 +66,7 @@ def _grouped_permutations(count: int, groups: int, size: int, rng: np.random.Gen
 
 
 def sudoku_shuffles(geometry: Geometry, count: int, rng: np.random.Generator) -> SudokuShuffles:
-    """Draw `count` independent shuffles (data-formats.md §2.2, generalised to any box shape).
+    """Draw `count` independent shuffles (docs/data-formats.md §2.2, generalised to any box shape).
 
     Rows move within bands of box_rows rows and bands move as wholes; columns likewise within
     stacks of box_cols columns. Transpose (probability 1/2) exists only for square boxes: on 2x3

@@ -1,4 +1,4 @@
-"""Hub CSV -> processed arrays -> the tokens data-formats.md gives; official directories load as they are."""
+"""Hub CSV -> processed arrays -> the tokens docs/data-formats.md gives; official directories load as they are."""
 import json
 
 import numpy as np
