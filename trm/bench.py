@@ -217,7 +217,7 @@ class Trainer:
     def __init__(self, setup: BenchSetup, *, dtype: str, device: str = "cpu", compile: bool = False, seed: int = 0):
         from trm.ema import EMA
         from trm.model import RecursiveModel
-        from trm.optim import AdamATan2, SignSGDEmbedding
+        from trm.optim import build_optimisers
 
         torch.manual_seed(seed)
         t = setup.optim
@@ -227,24 +227,18 @@ class Trainer:
                                     num_puzzle_identifiers=setup.num_puzzle_identifiers).to(device)
         if compile:
             self.model.compile()
-        self.adam = AdamATan2(self.model.parameters(), lr=t.lr, betas=(t.beta1, t.beta2), weight_decay=t.weight_decay)
-        self.sign_sgd = (SignSGDEmbedding(self.model.puzzle_emb, lr=t.puzzle_emb_lr, weight_decay=t.puzzle_emb_weight_decay)
-                         if self.model.puzzle_emb is not None else None)
+        self.adam, self.sign_sgd = build_optimisers(self.model, t)  # the learning rates are set every step
         self.ema = EMA(self.model, t.ema_rate) if t.ema else None
         self.explore = torch.Generator(device).manual_seed(seed + 2)
         self.carry = None
 
     def step(self, batch: dict) -> dict:
         """One optimizer update; returns the step's metric sums (floats, with 'loss')."""
-        from trm.act import initial_carry
         from trm.train import train_step
 
         t = self.setup.optim
         self.model.train()
-        if self.carry is None:
-            self.carry = initial_carry(self.model, batch)
-        self.carry, sums = train_step(self.model, self.carry, batch, adam=self.adam, sign_sgd=self.sign_sgd,
-                                      lr=t.lr, emb_lr=t.puzzle_emb_lr, explore=self.explore,
+        self.carry, sums = train_step(self, batch, lr=t.lr, emb_lr=t.puzzle_emb_lr,
                                       global_batch_size=self.setup.batch_size)
         if self.ema is not None:
             self.ema.update(self.model)

@@ -7,8 +7,7 @@ the previous one deleted. So at any moment, even after SIGKILL or power loss, th
 the newest complete checkpoint and the one before it. The digest in the name is checked on load:
 a damaged newest file is reported in the log and the previous one is used (or none: scratch).
 
-What goes in the state dict is the training loop's business (`trm.train`); this module only moves
-bytes safely.
+What goes in the state dict is `trm.state`'s business; this module only moves bytes safely.
 """
 from __future__ import annotations
 

@@ -6,15 +6,18 @@
 - `SignSGDEmbedding` updates the puzzle-embedding table (a buffer, not a parameter): only the
   rows whose identifiers were in the batch, by the sign of their summed gradient.
 - `lr_at` is the schedule both use, each with its own base rate.
+- `build_optimisers` makes the pair for a model from the `train:` settings.
 """
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from typing import Iterable, Optional
 
 import torch
 import torch.distributed as dist
 from torch import nn
+
+from trm.config import OptimConfig
 
 
 def lr_at(step: int, base_lr: float, warmup_steps: int, total_steps: int, min_ratio: float) -> float:
@@ -116,6 +119,18 @@ class SignSGDEmbedding(torch.optim.Optimizer):
         group = self.param_groups[0]
         sign_sgd_rows(self.embedding.weights, ids, grads, lr=group["lr"], weight_decay=group["weight_decay"])
         local.grad = None
+
+
+def build_optimisers(model: nn.Module, cfg: OptimConfig) -> tuple[AdamATan2, Optional[SignSGDEmbedding]]:
+    """AdamATan2 over `model`'s parameters and sign-SGD over its puzzle embedding (None without one).
+
+    Betas and weight decays come from `cfg`; both learning rates start at 0, since the schedule
+    (`lr_at`) sets them before every update.
+    """
+    adam = AdamATan2(model.parameters(), lr=0.0, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
+    sign_sgd = (SignSGDEmbedding(model.puzzle_emb, lr=0.0, weight_decay=cfg.puzzle_emb_weight_decay)
+                if model.puzzle_emb is not None else None)
+    return adam, sign_sgd
 
 
 def _all_gather_rows(tensor: torch.Tensor) -> torch.Tensor:

@@ -41,6 +41,17 @@ def test_shipped_registry_holds_table_1():
         assert (f"{bench}/{trm}", f"{bench}/hrm") in pairs
 
 
+def test_every_shipped_profile_passes_the_trainers_config_check():
+    """The registry resolves each profile's base setup; the result meets every rule trm checks."""
+    from trm.config import check
+
+    registry = load_registry([ROOT / "claims"])
+    resolved = [(claim.id, name, profile.config) for claim in registry.claims for name, profile in claim.profiles.items()]
+    assert len(resolved) >= 16
+    for _, _, config in resolved:
+        check(config)
+
+
 def test_hrm_sudoku_records_the_other_published_value():
     claim = load_registry([ROOT / "claims"]).claim("sudoku-extreme/hrm")
     assert claim.claimed == 56.0
