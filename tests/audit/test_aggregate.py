@@ -8,21 +8,23 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from audit import stats
+from audit import stats, verdicts
 from audit.aggregate import build_summary, write_summary
 from audit.summary import ClaimSummary, SourceResult, Summary
 from audit.external import ExternalResult, ExternalResultSet, ExternalSource, load_external, load_externals
 from audit.records import parse_record
-from audit.registry import Registry, load_registry
+from audit.registry import OtherValue, Registry, load_registry
 from audit.sources import collect_sources
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 ROOT = Path(__file__).resolve().parents[2]
 
-RESULT_KEYS = {"source", "comparable", "n", "values", "mean", "sd", "se", "ci95", "d", "p_below_claim",
-               "p_above_claim", "p_adjusted", "verdict", "failed", "stale", "runs"}
+RESULT_KEYS = {"source", "comparable", "n", "values", "mean", "sd", "se", "ci95", "ci95_display", "ci95_clipped",
+               "d", "p_below_claim", "p_above_claim", "p_equiv", "p_adjusted", "verdict", "reason", "other_values",
+               "failed", "stale", "runs"}
 RUN_KEYS = {"seed", "value", "correct", "total", "wilson95"}
-COMPARISON_KEYS = {"id", "a", "b", "source", "diff", "z", "p_z", "t", "df", "p_welch"}
+COMPARISON_KEYS = {"id", "a", "b", "source", "diff", "z", "p_z", "t", "df", "p_welch", "p_adjusted", "verdict",
+                   "reason", "poi", "seeds_needed"}
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +83,12 @@ def test_paper_profile_statistics_and_contract_fields(registry):
     assert result["se"] == pytest.approx(2 / math.sqrt(3))
     low, high = sps.t.interval(0.95, 2, loc=90.0, scale=2 / math.sqrt(3))
     assert result["ci95"] == pytest.approx([low, high])
-    assert result["d"] == 0.0 and result["verdict"] == stats.REPRODUCED
+    assert result["ci95_display"] == result["ci95"] and result["ci95_clipped"] is False
     assert result["p_below_claim"] == pytest.approx(0.5) and result["p_above_claim"] == pytest.approx(0.5)
+    # TOST against 90 ± 2: t = 2 / SE on 2 df on each side; 0.113 >= 0.05, so within but not shown
+    assert result["p_equiv"] == pytest.approx(sps.t.sf(2 / (2 / math.sqrt(3)), 2))
+    assert result["d"] == 0.0 and result["verdict"] == verdicts.CONSISTENT and result["p_adjusted"] == result["p_equiv"]
+    assert result["other_values"] == []
     assert result["comparable"] is True and result["failed"] == 0 and result["stale"] == 0
     run = result["runs"][0]
     assert set(run) >= RUN_KEYS and run["seed"] == 0 and run["total"] == 100
@@ -105,7 +111,7 @@ def test_failed_and_stale_runs_are_counted_not_averaged(registry):
 def test_only_failed_runs_is_inconclusive_with_nothing_averaged(registry):
     records = [record(registry, "toy/alpha", "paper", k, status="failed") for k in range(2)]
     result = results_of(summary_json(registry, records, []), "toy/alpha")["paper"]
-    assert (result["n"], result["mean"], result["failed"], result["verdict"]) == (0, None, 2, stats.INCONCLUSIVE)
+    assert (result["n"], result["mean"], result["failed"], result["verdict"]) == (0, None, 2, verdicts.INCONCLUSIVE)
 
 
 def test_stale_means_the_profile_config_changed(registry):
@@ -123,14 +129,16 @@ def test_single_run_has_no_spread_and_no_test(registry):
                         "toy/alpha")["paper"]
     assert (result["n"], result["sd"], result["se"], result["ci95"]) == (1, None, None, None)
     assert (result["p_below_claim"], result["p_adjusted"]) == (None, None)
-    assert result["verdict"] == stats.INCONCLUSIVE and result["runs"][0]["wilson95"] is not None
+    assert result["verdict"] == verdicts.INCONCLUSIVE and "one run" in result["reason"]  # d = -10, outside
+    assert result["runs"][0]["wilson95"] is not None
 
 
 def test_proxy_profile_is_not_comparable(registry):
     records = [record(registry, "toy/beta", "smoke", k, v) for k, v in enumerate([30.0, 31.0])]
     result = results_of(summary_json(registry, records, []), "toy/beta")["smoke"]
-    assert result["verdict"] == stats.NOT_COMPARABLE and result["comparable"] is False
+    assert result["verdict"] == verdicts.NOT_COMPARABLE and result["comparable"] is False
     assert result["mean"] == 30.5 and result["p_below_claim"] is not None  # numbers shown, not judged
+    assert result["p_equiv"] is not None
     assert result["p_adjusted"] is None
 
 
@@ -140,9 +148,9 @@ def test_claim_without_a_claimed_value_gets_no_claim(registry):
     records = [record(reg, "toy/beta", "smoke", k, v) for k, v in enumerate([30.0, 31.0])]
     ext = external_set_from_values("toy/beta", [50.0, 52.0])
     result = results_of(summary_json(reg, records, [ext]), "toy/beta")
-    assert result["ext"]["verdict"] == stats.NO_CLAIM and result["ext"]["d"] is None
-    assert result["ext"]["mean"] == 51.0 and result["ext"]["p_below_claim"] is None
-    assert result["smoke"]["verdict"] == stats.NOT_COMPARABLE
+    assert result["ext"]["verdict"] == verdicts.NO_CLAIM and result["ext"]["d"] is None
+    assert result["ext"]["mean"] == 51.0 and result["ext"]["p_below_claim"] is None and result["ext"]["p_equiv"] is None
+    assert result["smoke"]["verdict"] == verdicts.NOT_COMPARABLE
 
 
 def external_set_from_values(claim_id, values, comparable=True):
@@ -157,26 +165,59 @@ def test_holm_across_the_report_changes_verdicts(registry):
     p_alone = sps.ttest_1samp([84.0, 86.0, 88.0], 90.0, alternative="less").pvalue
     assert 0.025 < p_alone < 0.05
     alone = results_of(summary_json(registry, alpha_records, []), "toy/alpha")["paper"]
-    assert alone["p_adjusted"] == pytest.approx(p_alone) and alone["verdict"] == stats.NOT_REPRODUCED
+    assert alone["p_adjusted"] == pytest.approx(p_alone) and alone["verdict"] == verdicts.NOT_REPRODUCED
     ext = external_set_from_values("toy/beta", [74.0, 76.0, 78.0])
     summary = summary_json(registry, alpha_records, [ext])
     a, b = results_of(summary, "toy/alpha")["paper"], results_of(summary, "toy/beta")["ext"]
     assert b["p_below_claim"] == pytest.approx(p_alone)
     assert a["p_adjusted"] == pytest.approx(2 * p_alone) and b["p_adjusted"] == pytest.approx(2 * p_alone)
-    assert a["verdict"] == b["verdict"] == stats.INCONCLUSIVE
+    assert a["verdict"] == b["verdict"] == verdicts.INCONCLUSIVE
     assert "Holm" in a["reason"]
 
 
-def test_holm_family_includes_results_within_tolerance(registry):
-    """A REPRODUCED result still contributes its directional p (p_above here, since d > 0)."""
+def test_holm_family_takes_p_equiv_from_results_within_tolerance(registry):
+    """A result within the tolerance contributes its TOST p, and is REPRODUCED only if that survives Holm."""
     alpha_records = [record(registry, "toy/alpha", "paper", k, v) for k, v in enumerate([84.0, 86.0, 88.0])]
-    ext = external_set_from_values("toy/beta", [80.5, 81.0])
+    close = [80.1, 80.2, 79.9, 80.0]  # mean 80.05, SD 0.13: its 90% interval is well inside 80 ± 2
+    ext = external_set_from_values("toy/beta", close)
     summary = summary_json(registry, alpha_records, [ext])
-    b = results_of(summary, "toy/beta")["ext"]
-    p_b = sps.ttest_1samp([80.5, 81.0], 80.0, alternative="greater").pvalue
+    a, b = results_of(summary, "toy/alpha")["paper"], results_of(summary, "toy/beta")["ext"]
+    se = np.std(close, ddof=1) / 2
+    p_b = max(sps.t.sf((0.05 + 2) / se, 3), sps.t.cdf((0.05 - 2) / se, 3))
     p_a = sps.ttest_1samp([84.0, 86.0, 88.0], 90.0, alternative="less").pvalue
-    assert b["verdict"] == stats.REPRODUCED
+    assert b["p_equiv"] == pytest.approx(p_b)
     assert b["p_adjusted"] == pytest.approx(stats.holm_adjust([p_a, p_b])[1])
+    assert b["verdict"] == verdicts.REPRODUCED and "equivalence shown" in b["reason"]
+    # step-down: b's tiny p takes the factor 2, so a keeps its raw p = 0.037 and stays decided
+    assert a["p_adjusted"] == pytest.approx(p_a) and a["verdict"] == verdicts.NOT_REPRODUCED
+
+
+def test_spread_seeds_no_longer_reproduce_from_the_mean_alone(registry):
+    """Three seeds at 70.3, 100 and 85.6 against 85.3 (tolerance 2): v2 called it REPRODUCED (|d| = 0);
+    v3 asks the equivalence test, which these seeds cannot pass: CONSISTENT, with the seeds that would."""
+    claim = replace(registry.claims[0], claimed=85.3)
+    reg = Registry((claim,) + registry.claims[1:], registry.comparisons)
+    records = [record(reg, "toy/alpha", "paper", k, v) for k, v in enumerate([70.3, 100.0, 85.6])]
+    result = results_of(summary_json(reg, records, []), "toy/alpha")["paper"]
+    assert abs(result["d"]) < 1e-9 and result["verdict"] == verdicts.CONSISTENT
+    assert result["p_equiv"] == pytest.approx(0.4186, abs=1e-4) and "would show equivalence" in result["reason"]
+
+
+def test_other_published_values_are_judged_by_the_same_rule_in_the_same_family(registry):
+    """A claim with another published value: a verdict against each, and one Holm member per value."""
+    claim = replace(registry.claims[0], other_values=(OtherValue(value=86.0, where="the paper's Table 4"),))
+    reg = Registry((claim,) + registry.claims[1:], registry.comparisons)
+    values = [86.1, 85.9, 86.0, 86.2]
+    records = [record(reg, "toy/alpha", "paper", k, v) for k, v in enumerate(values)]
+    result = results_of(summary_json(reg, records, []), "toy/alpha")["paper"]
+    p_main = sps.ttest_1samp(values, 90.0, alternative="less").pvalue
+    (vs,) = result["other_values"]
+    assert (vs["claimed"], vs["where"]) == (86.0, "the paper's Table 4") and vs["d"] == pytest.approx(0.05)
+    se = np.std(values, ddof=1) / 2
+    p_other = max(sps.t.sf((0.05 + 2) / se, 3), sps.t.cdf((0.05 - 2) / se, 3))
+    assert vs["p_equiv"] == pytest.approx(p_other)
+    assert (result["p_adjusted"], vs["p_adjusted"]) == pytest.approx(stats.holm_adjust([p_main, p_other]))
+    assert result["verdict"] == verdicts.NOT_REPRODUCED and vs["verdict"] == verdicts.REPRODUCED
 
 
 def test_unknown_claim_in_records_is_a_problem(registry):
@@ -212,6 +253,32 @@ def test_comparison_from_raw_values_on_a_shared_proxy_source(registry):
     assert row["t"] == pytest.approx(welch.statistic) and row["p_welch"] == pytest.approx(welch.pvalue)
     assert row["df"] == pytest.approx(welch.df) and row["p_z"] == pytest.approx(sps.norm.sf(row["z"]))
     assert row["proportion_test"] is None and row["readings"] is None
+    # the comparison rule: alone in its family, p(a > b) = 0.058 >= 0.05, so INCONCLUSIVE at proxy scale
+    assert row["p_adjusted"] == pytest.approx(welch.pvalue) and row["verdict"] == verdicts.INCONCLUSIVE
+    assert row["reason"].startswith("at proxy scale") and row["poi"] == 1.0
+    assert row["seeds_needed"] == verdicts.seeds_per_arm(row["diff"], 2.0, np.std(b_vals, ddof=1))
+
+
+def test_comparisons_share_one_holm_family_and_get_verdicts(registry, tmp_path):
+    """Two sources with both arms: each contributes its observed direction's Welch p to one family."""
+    a_smoke, b_smoke = [60.0, 64.0, 62.0], [50.0, 51.0, 52.0]  # a > b clearly
+    records = ([record(registry, "toy/alpha", "smoke", k, v) for k, v in enumerate(a_smoke)]
+               + [record(registry, "toy/beta", "smoke", k, v) for k, v in enumerate(b_smoke)])
+    ext = external_set(tmp_path, "pub", """
+source: {title: A paper}
+comparable: true
+results:
+  - {claim: toy/alpha, mean: 50.0, pm: 2.0, pm_kind: sd, n_seeds: 5}
+  - {claim: toy/beta, mean: 60.0, pm: 2.0, pm_kind: sd, n_seeds: 5}
+""")
+    rows = {r["source"]: r for r in summary_json(registry, records, [ext])["comparisons"]}
+    smoke, pub = rows["smoke"], rows["pub"]
+    p_smoke = sps.ttest_ind(a_smoke, b_smoke, equal_var=False, alternative="greater").pvalue
+    p_pub = sps.ttest_ind_from_stats(50.0, 2.0, 5, 60.0, 2.0, 5, equal_var=False, alternative="less").pvalue
+    assert (smoke["p_adjusted"], pub["p_adjusted"]) == pytest.approx(stats.holm_adjust([p_smoke, p_pub]))
+    assert smoke["verdict"] == verdicts.SUPPORTED and smoke["seeds_needed"] is None
+    assert pub["verdict"] == verdicts.CONTRADICTED and "p(b > a)" in pub["reason"]
+    assert pub["p_welch"] == pytest.approx(1 - p_pub) and pub["poi"] is None  # a > b tested; PoI needs seeds
 
 
 def test_comparison_of_single_runs_uses_counts_only(registry):
@@ -223,6 +290,8 @@ def test_comparison_of_single_runs_uses_counts_only(registry):
     prop = row["proportion_test"]
     assert prop["z"] == pytest.approx(stats.two_proportion_test(120, 200, 100, 200).z)
     assert "test-set" in prop["note"]
+    assert row["verdict"] == verdicts.INCONCLUSIVE and row["p_adjusted"] is None
+    assert "Welch needs at least 2 seeds" in row["reason"] and "two-proportion" in row["reason"]
 
 
 def test_comparison_from_published_summaries(tmp_path, registry):
@@ -306,11 +375,16 @@ def test_readings_find_the_wilson_half_widths(real_summary):
 
 
 def test_published_results_verdicts(real_summary):
+    """The reproduction states no run counts: within the tolerance is CONSISTENT (v2 said REPRODUCED)."""
     maze = results_of(real_summary, "maze-hard/trm-att")["alphaxiv-2025"]
-    assert maze["verdict"] == stats.REPRODUCED and maze["d"] == pytest.approx(-1.63)
+    assert maze["verdict"] == verdicts.CONSISTENT and maze["d"] == pytest.approx(-1.63)
+    assert "number of runs is not stated" in maze["reason"] and maze["p_adjusted"] is None
     att50 = results_of(real_summary, "sudoku-extreme/trm-att")["alphaxiv-2025 (50k epochs)"]
-    assert att50["verdict"] == stats.INCONCLUSIVE and att50["n"] is None and att50["d"] == pytest.approx(-5.01)
-    assert results_of(real_summary, "arc-agi-1/trm-att-h3l6")["alphaxiv-2025"]["verdict"] == stats.NO_CLAIM
+    assert att50["verdict"] == verdicts.INCONCLUSIVE and att50["n"] is None and att50["d"] == pytest.approx(-5.01)
+    assert results_of(real_summary, "arc-agi-1/trm-att-h3l6")["alphaxiv-2025"]["verdict"] == verdicts.NO_CLAIM
+    (h3l6,) = [r for r in real_summary["comparisons"]
+               if r["id"] == "arc-agi-1/h3l6-vs-h3l4" and r["source"] == "alphaxiv-2025"]
+    assert h3l6["verdict"] == verdicts.INCONCLUSIVE and "n_a = not stated" in h3l6["reason"]
     sd_rows = [r for r in maze["readings"] if r["reading"] == "sd"]
     assert [r["n"] for r in sd_rows] == [2, 3, 5] and all(r["n_assumed"] for r in sd_rows)
     assert sd_rows[1]["se"] == pytest.approx(2.28 / math.sqrt(3))
@@ -338,7 +412,7 @@ def test_the_summary_is_typed_and_its_json_is_its_fields(registry):
     assert isinstance(summary, Summary) and all(isinstance(c, ClaimSummary) for c in summary.claims)
     (result,) = summary.claims[0].results
     assert isinstance(result, SourceResult) and result.values == (88.0, 90.0, 92.0) and result.n == 3
-    assert result.verdict == stats.REPRODUCED and result.runs[0].seed == 0
+    assert result.verdict == verdicts.CONSISTENT and result.runs[0].seed == 0
     data = json.loads(summary.to_json())
     assert data["claims"][0]["results"][0]["mean"] == result.mean == 90.0
     assert data["settings"]["assumed_seeds"] == list(summary.settings.assumed_seeds)
