@@ -21,7 +21,8 @@ from audit import stats
 from audit.comparisons import MULTIPLICITY as COMPARISON_MULTIPLICITY
 from audit.comparisons import comparisons_for
 from audit.records import write_bytes_atomic
-from audit.sources import ASSUMED_SEEDS, Published, RunValue, SourceData, as_pair, collect_sources, readings, source_stats
+from audit.sources import (ASSUMED_SEEDS, Published, RunValue, SourceData, as_pair, collect_sources, readings,
+                           source_stats)
 from audit.summary import (ClaimSummary, ExternalProvenance, OtherValueResult, PublishedEntry, RunEntry, Settings,
                            SourceResult, Summary)
 from audit.verdicts import ClaimTest, claim_test, decide_claim_verdict, family_p
@@ -61,9 +62,10 @@ def describe_result(claim, source: SourceData) -> SourceResult:
         source=source.source, kind=source.kind, comparable=source.comparable, deviations=tuple(source.deviations),
         n=s.n, values=tuple(run.value for run in source.runs), mean=s.mean, sd=s.sd, se=s.se,
         ci95=as_pair(s.ci), ci95_display=None if shown is None else [shown.low, shown.high],
-        ci95_clipped=bool(shown and shown.clipped),
+        ci95_clipped=shown is not None and shown.clipped,
         d=None if claim.claimed is None or s.mean is None else s.mean - claim.claimed,
-        t=t, df=df, p_below_claim=p_below, p_above_claim=p_above, p_equiv=p_equiv, p_adjusted=None, verdict=None, reason=None,
+        t=t, df=df, p_below_claim=p_below, p_above_claim=p_above, p_equiv=p_equiv,
+        p_adjusted=None, verdict=None, reason=None,
         other_values=tuple(_other_value(s, other, claim.tolerance_pp) for other in claim.other_values),
         failed=sum(e.status == "failed" for e in source.excluded),
         stale=sum(e.status == "stale" for e in source.excluded),

@@ -1,9 +1,11 @@
 """The report's figures, drawn with matplotlib's Agg backend and returned as PNG bytes.
 
-Three kinds, all from numbers the summary already holds (nothing here computes a statistic):
+Two kinds here, all from numbers the summary already holds (nothing here computes a statistic);
+the comparison figure (audit.comparison_plot) draws its arms with this module's `draw_estimate`:
 - `plot_claims`: claimed vs achieved, one row per claim, one point per source. A source's mean is a
   marker; a thick bar is ±1 SD over seeds, a thin capped bar its Student-t 95% CI, dots its per-seed
-  values; an external result whose ± has no stated meaning gets a dashed bar of that ±. Proxy sources
+  values; an external result whose ± has no stated meaning gets a dashed bar of that ±. Intervals
+  are drawn as the summary's display intervals (clipped to [0, 100]). Proxy sources
   (not comparable with the claim) are drawn hollow and named so in the legend.
 - `plot_curves`: one claim's training curves, a row per source, seeds overlaid; the evaluation the
   checkpoint rule selected is marked, with the final and the best one labelled.
@@ -55,7 +57,7 @@ class SourceEstimate:
     comparable: bool
     mean: Optional[float]
     sd: Optional[float]  # sample SD over seeds (ddof 1); None for fewer than 2 seeds
-    ci95: Optional[tuple[float, float]]  # Student-t 95% CI of the mean; None for fewer than 2 seeds
+    ci95: Optional[tuple[float, float]]  # Student-t 95% CI of the mean clipped to [0, 100]; None for n < 2
     values: tuple[float, ...]  # per-seed values (completed runs only)
     published_pm: Optional[float] = None  # an external's "±" whose meaning the source does not state
 
@@ -115,14 +117,14 @@ def to_png(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _text_width(lines: Sequence[str], size: float) -> float:
+def text_width(lines: Sequence[str], size: float) -> float:
     """Width in inches of the widest line in DejaVu Sans at `size` points (no drawing needed)."""
     prop = FontProperties(family="DejaVu Sans", size=size)
     widths = [_TEXT_PATHS.get_text_width_height_descent(line, prop, ismath=False)[0] for line in lines if line]
     return max(widths, default=0.0) / 72
 
 
-def _margins(fig: Figure, *, left: float, right: float, top: float, bottom: float, **spacing) -> None:
+def set_margins(fig: Figure, *, left: float, right: float, top: float, bottom: float, **spacing) -> None:
     """Fixed margins in inches. A fixed layout draws once; constrained layout would draw twice."""
     width, height = fig.get_size_inches()
     fig.subplots_adjust(left=left / width, right=1 - right / width, top=1 - top / height, bottom=bottom / height,
@@ -135,12 +137,12 @@ def plot_claims(claims: Sequence[ClaimEstimates], title: str, colors: Mapping[st
     labels = [c.label if c.claimed is not None else f"{c.label}\n(no claimed value)" for c in claims]
     sources = {est.source for c in claims for est in c.sources}
     legend_rows = math.ceil((len(sources) + 6) / 2)
-    label_width = _text_width([line for label in labels for line in label.split("\n")], STYLE["font.size"])
+    label_width = text_width([line for label in labels for line in label.split("\n")], STYLE["font.size"])
     plot_height = 0.3 + 0.32 * rows + 0.25 * len(claims)
     bottom = 0.6 + 0.2 * legend_rows
     with matplotlib.rc_context(STYLE):
         fig = Figure(figsize=(max(8.0, label_width + 6.0), plot_height + bottom + 0.4), dpi=DPI)
-        _margins(fig, left=label_width + 0.3, right=0.2, top=0.35, bottom=bottom)
+        set_margins(fig, left=label_width + 0.3, right=0.2, top=0.35, bottom=bottom)
         ax = fig.add_subplot()
         y = 0.0
         ticks, shown = [], {}
@@ -149,7 +151,7 @@ def plot_claims(claims: Sequence[ClaimEstimates], title: str, colors: Mapping[st
             top, bottom = y, y + slots
             _draw_claimed(ax, claim, top, bottom)
             for k, est in enumerate(claim.sources):
-                _draw_source(ax, est, top + k + 0.5, colors[est.source])
+                draw_estimate(ax, est, top + k + 0.5, colors[est.source])
                 shown.setdefault(est.source, est.comparable)
             ticks.append((top + bottom) / 2)
             y = bottom + 0.6
@@ -173,7 +175,9 @@ def _draw_claimed(ax, claim: ClaimEstimates, top: float, bottom: float) -> None:
     ax.plot([claim.claimed, claim.claimed], [top, bottom], color="black", linewidth=2, zorder=1)
 
 
-def _draw_source(ax, est: SourceEstimate, y: float, color: str) -> None:
+def draw_estimate(ax, est: SourceEstimate, y: float, color: str) -> None:
+    """One source's estimate at height y: seeds as dots just above, ±1 SD (thick), 95% CI (capped),
+    an unstated ± (dashed) and the mean (diamond, hollow for a proxy)."""
     face = color if est.comparable else "white"
     if est.values:
         ax.plot(est.values, [y + 0.22] * len(est.values), linestyle="none", marker="o", markersize=3,
@@ -238,7 +242,7 @@ def plot_curves(title: str, metric: str, sources: Sequence[SourceCurves], colors
     """Training curves of one claim: a row per source, [accuracy | loss] columns; returns PNG bytes."""
     with matplotlib.rc_context(STYLE):
         fig = Figure(figsize=(9.0, 1.5 + 2.6 * len(sources)), dpi=DPI)
-        _margins(fig, left=0.6, right=0.2, top=0.55, bottom=1.05, hspace=0.5, wspace=0.18)
+        set_margins(fig, left=0.6, right=0.2, top=0.55, bottom=1.05, hspace=0.5, wspace=0.18)
         axes = fig.subplots(len(sources), 2, squeeze=False)
         for (acc_ax, loss_ax), src in zip(axes, sources):
             color = colors[src.source]

@@ -96,6 +96,14 @@ def test_paper_profile_statistics_and_contract_fields(registry):
     assert run["wilson95"] == pytest.approx([100 * ci.low, 100 * ci.high])
 
 
+def test_a_ci_past_the_ends_is_clipped_for_display_and_kept_raw(registry):
+    records = [record(registry, "toy/alpha", "paper", k, v) for k, v in enumerate([2.0, 50.0, 98.0])]
+    result = results_of(summary_json(registry, records, []), "toy/alpha")["paper"]
+    low, high = result["ci95"]
+    assert low < 0 and high > 100  # Student t knows nothing of the ends of a percentage
+    assert result["ci95_display"] == [0.0, 100.0] and result["ci95_clipped"] is True
+
+
 def test_failed_and_stale_runs_are_counted_not_averaged(registry):
     records = [record(registry, "toy/alpha", "paper", 0, 88.0), record(registry, "toy/alpha", "paper", 1, 92.0),
                record(registry, "toy/alpha", "paper", 2, status="failed"),

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from scipy import stats as sps
 
 from audit import stats
-from audit.stats import (clip_percent, compare_means, describe_sample, holm_adjust, one_sample_test, power_one_sided, seeds_needed, solve_wilson_total,
-                         summary_stats, t_interval, two_proportion_test, wilson_half_width, wilson_interval,
-                         wilson_total_range)
+from audit.stats import (clip_percent, compare_means, describe_sample, holm_adjust, one_sample_test, power_one_sided,
+                         seeds_needed, solve_wilson_total, summary_stats, t_interval, two_proportion_test,
+                         wilson_half_width, wilson_interval, wilson_total_range)
 
 # --- describe_sample ---------------------------------------------------------------------------
 
