@@ -63,7 +63,8 @@ def source_estimate(result: SourceResult) -> SourceEstimate:
 def claim_estimates(summary: Summary, registry) -> list[ClaimEstimates]:
     """Per claim, each source's estimate for `plot_claims`."""
     return [ClaimEstimates(entry.id, claim_label(registry.claim(entry.id)), entry.claimed, entry.tolerance_pp,
-                           tuple(source_estimate(result) for result in entry.results))
+                           tuple(source_estimate(result) for result in entry.results),
+                           tuple(other.value for other in registry.claim(entry.id).other_values))
             for entry in ordered_claims(summary)]
 
 

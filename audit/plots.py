@@ -4,9 +4,10 @@ Two kinds here, all from numbers the summary already holds (nothing here compute
 the comparison figure (audit.comparison_plot) draws its arms with this module's `draw_estimate`:
 - `plot_claims`: claimed vs achieved, one row per claim, one point per source. A source's mean is a
   marker; a thick bar is ±1 SD over seeds, a thin capped bar its Student-t 95% CI, dots its per-seed
-  values; an external result whose ± has no stated meaning gets a dashed bar of that ±. Intervals
-  are drawn as the summary's display intervals (clipped to [0, 100]). Proxy sources
-  (not comparable with the claim) are drawn hollow and named so in the legend.
+  values; an external result whose ± has no stated meaning gets a dashed bar of that ±, another
+  published value of the claim a dotted line beside the claimed one. Intervals are drawn as the
+  summary's display intervals (clipped to [0, 100]). Proxy sources (not comparable with the claim)
+  are drawn hollow and named so in the legend.
 - `plot_curves`: one claim's training curves, a row per source, seeds overlaid; the evaluation the
   checkpoint rule selected is marked, with the final and the best one labelled.
 
@@ -71,6 +72,7 @@ class ClaimEstimates:
     claimed: Optional[float]  # percent; None when the paper gives no number
     tolerance_pp: float
     sources: tuple[SourceEstimate, ...]
+    other_values: tuple[float, ...] = ()  # other published values of the claim (drawn dotted)
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ def plot_claims(claims: Sequence[ClaimEstimates], title: str, colors: Mapping[st
     rows = sum(max(1, len(c.sources)) for c in claims)
     labels = [c.label if c.claimed is not None else f"{c.label}\n(no claimed value)" for c in claims]
     sources = {est.source for c in claims for est in c.sources}
-    legend_rows = math.ceil((len(sources) + 6) / 2)
+    legend_rows = math.ceil((len(sources) + 7) / 2)
     label_width = text_width([line for label in labels for line in label.split("\n")], STYLE["font.size"])
     plot_height = 0.3 + 0.32 * rows + 0.25 * len(claims)
     bottom = 0.6 + 0.2 * legend_rows
@@ -173,6 +175,8 @@ def _draw_claimed(ax, claim: ClaimEstimates, top: float, bottom: float) -> None:
     ax.fill_betweenx([top, bottom], claim.claimed - claim.tolerance_pp, claim.claimed + claim.tolerance_pp,
                      color="0.85", linewidth=0, zorder=0)
     ax.plot([claim.claimed, claim.claimed], [top, bottom], color="black", linewidth=2, zorder=1)
+    for value in claim.other_values:
+        ax.plot([value, value], [top, bottom], color="black", linewidth=1.2, linestyle=":", zorder=1)
 
 
 def draw_estimate(ax, est: SourceEstimate, y: float, color: str) -> None:
@@ -204,6 +208,7 @@ def _x_range(claims: Sequence[ClaimEstimates]) -> tuple[float, float]:
     for claim in claims:
         if claim.claimed is not None:
             xs += [claim.claimed - claim.tolerance_pp, claim.claimed + claim.tolerance_pp]
+        xs += list(claim.other_values)
         for est in claim.sources:
             xs += list(est.values)
             if est.mean is not None:
@@ -220,8 +225,9 @@ def _x_range(claims: Sequence[ClaimEstimates]) -> tuple[float, float]:
 
 def _claims_legend(shown: Mapping[str, bool], colors: Mapping[str, str]) -> list:
     handles = [
-        Line2D([], [], color="black", linewidth=2, label="claimed value (paper)"),
-        Patch(color="0.85", label="claimed ± tolerance (REPRODUCED band)"),
+        Line2D([], [], color="black", linewidth=2, label="claimed value (as registered)"),
+        Line2D([], [], color="black", linewidth=1.2, linestyle=":", label="another published value"),
+        Patch(color="0.85", label="claimed ± tolerance"),
     ]
     for source in sorted(shown):
         comparable = shown[source]
@@ -230,7 +236,8 @@ def _claims_legend(shown: Mapping[str, bool], colors: Mapping[str, str]) -> list
                               label=source if comparable else f"{source} (proxy: not comparable)"))
     handles += [
         Line2D([], [], color="0.4", linewidth=5, alpha=0.35, label="±1 SD over seeds"),
-        Line2D([], [], color="0.4", linewidth=1.2, marker="|", markersize=8, label="95% CI of the mean (Student t)"),
+        Line2D([], [], color="0.4", linewidth=1.2, marker="|", markersize=8,
+               label="95% CI of the mean (Student t, clipped to [0, 100])"),
         Line2D([], [], color="0.4", linewidth=1.2, linestyle="--", marker="|", markersize=8,
                label="published ± (meaning not stated)"),
         Line2D([], [], color="0.4", marker="o", markersize=3, linestyle="none", label="one seed's value"),
