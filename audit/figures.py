@@ -1,8 +1,9 @@
 """What the report draws: figure data from the summary and from each run's metrics.csv, and the figures.
 
 `draw_figures` returns every PNG of a report keyed by its path under the report directory:
-plots/claims.png (all claims), plots/claims-<benchmark>.png (one per benchmark) and
-plots/curves-<claim>.png (one per claim with runs). The numbers drawn are the summary's; the
+plots/claims.png (all claims), plots/claims-<benchmark>.png (one per benchmark),
+plots/comparisons.png (every comparison with a source on both arms) and plots/curves-<claim>.png
+(one per claim with runs). The numbers drawn are the summary's; the
 curves are read from metrics.csv, at most MAX_CURVE_SEEDS runs per (claim, profile) and
 MAX_POINTS points per line, which keeps a report over a thousand runs within seconds.
 """
@@ -14,10 +15,12 @@ import re
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
+from audit.comparison_plot import ComparisonPanel, plot_comparisons
 from audit.evidence import selected_evaluation
 from audit.plots import (ClaimEstimates, RunCurve, SourceCurves, SourceEstimate, plot_claims, plot_curves,
                          source_colors)
-from audit.summary import ClaimSummary, SourceResult, Summary
+from audit.render import fmt_p, fmt_signed
+from audit.summary import ClaimSummary, ComparisonResult, SourceResult, Summary
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +52,39 @@ def ordered_claims(summary: Summary) -> list[ClaimSummary]:
     return sorted(summary.claims, key=lambda entry: (entry.benchmark, entry.id))
 
 
+def source_estimate(result: SourceResult) -> SourceEstimate:
+    """A source's mean, SD, display CI (clipped to [0, 100]) and per-seed values, as drawn."""
+    return SourceEstimate(
+        source=result.source, comparable=bool(result.comparable), mean=result.mean, sd=result.sd,
+        ci95=tuple(result.ci95_display) if result.ci95_display is not None else None,
+        values=tuple(result.values), published_pm=_unstated_pm(result))
+
+
 def claim_estimates(summary: Summary, registry) -> list[ClaimEstimates]:
-    """Per claim, each source's mean, SD, CI and per-seed values for `plot_claims`."""
-    out = []
-    for entry in ordered_claims(summary):
-        sources = tuple(
-            SourceEstimate(
-                source=result.source, comparable=bool(result.comparable), mean=result.mean,
-                sd=result.sd, ci95=tuple(result.ci95) if result.ci95 is not None else None,
-                values=tuple(result.values), published_pm=_unstated_pm(result))
-            for result in entry.results)
-        out.append(ClaimEstimates(entry.id, claim_label(registry.claim(entry.id)), entry.claimed,
-                                  entry.tolerance_pp, sources))
-    return out
+    """Per claim, each source's estimate for `plot_claims`."""
+    return [ClaimEstimates(entry.id, claim_label(registry.claim(entry.id)), entry.claimed, entry.tolerance_pp,
+                           tuple(source_estimate(result) for result in entry.results),
+                           tuple(other.value for other in registry.claim(entry.id).other_values))
+            for entry in ordered_claims(summary)]
+
+
+def comparison_panels(summary: Summary) -> list[ComparisonPanel]:
+    """One panel per comparison row of the summary (its order), each arm from that claim's result on the source."""
+    results = {(entry.id, r.kind, r.source): r for entry in summary.claims for r in entry.results}
+    return [ComparisonPanel(_comparison_title(k), k.verdict, _comparison_detail(k),
+                            tuple((f"{side}: {claim}", source_estimate(results[(claim, k.kind, k.source)]))
+                                  for side, claim in (("a", k.a), ("b", k.b))))
+            for k in summary.comparisons]
+
+
+def _comparison_title(k: ComparisonResult) -> str:
+    return f"{k.id} on {k.source}" + (" (proxies: a claim at proxy scale)" if k.proxy else "")
+
+
+def _comparison_detail(k: ComparisonResult) -> str:
+    poi = "—" if k.poi is None else f"{k.poi:.2f}"
+    seeds = "" if k.seeds_needed is None else f", {k.seeds_needed} seeds/arm to decide"
+    return f"a − b {fmt_signed(k.diff)} pp, Holm p {fmt_p(k.p_adjusted)}, PoI {poi}{seeds}"
 
 
 def _unstated_pm(result: SourceResult) -> Optional[float]:
@@ -152,12 +175,13 @@ def claim_curves(registry, records: Sequence, status: Mapping) -> dict[str, list
 
 def draw_figures(registry, records: Sequence, summary: Summary) -> tuple[dict[str, bytes], dict]:
     """Every figure as PNG bytes keyed by path under the report directory, and the index the template
-    needs: {'claims': path, 'benchmarks': [(benchmark, path)], 'curves': {claim id: path}}."""
+    needs: {'claims': path, 'benchmarks': [(benchmark, path)], 'comparisons': path or None,
+    'curves': {claim id: path}}."""
     estimates = claim_estimates(summary, registry)
     colors = source_colors([s.source for c in estimates for s in c.sources] +
                            [name for c in registry.claims for name in c.profiles])
     files: dict[str, bytes] = {}
-    index: dict[str, Any] = {"claims": None, "benchmarks": [], "curves": {}}
+    index: dict[str, Any] = {"claims": None, "benchmarks": [], "comparisons": None, "curves": {}}
     if estimates:
         index["claims"] = f"{PLOTS_DIR}/claims.png"
         files[index["claims"]] = plot_claims(estimates, "Claimed vs achieved: all claims", colors)
@@ -167,6 +191,9 @@ def draw_figures(registry, records: Sequence, summary: Summary) -> tuple[dict[st
         path = f"{PLOTS_DIR}/claims-{file_stem(benchmark)}.png"
         files[path] = plot_claims(subset, f"Claimed vs achieved: {benchmark}", colors)
         index["benchmarks"].append((benchmark, path))
+    if summary.comparisons:
+        index["comparisons"] = f"{PLOTS_DIR}/comparisons.png"
+        files[index["comparisons"]] = plot_comparisons(comparison_panels(summary), colors)
     curves = claim_curves(registry, records, run_status(summary))
     for claim_id, sources in sorted(curves.items()):
         claim = registry.claim(claim_id)

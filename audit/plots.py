@@ -1,10 +1,13 @@
 """The report's figures, drawn with matplotlib's Agg backend and returned as PNG bytes.
 
-Three kinds, all from numbers the summary already holds (nothing here computes a statistic):
+Two kinds here, all from numbers the summary already holds (nothing here computes a statistic);
+the comparison figure (audit.comparison_plot) draws its arms with this module's `draw_estimate`:
 - `plot_claims`: claimed vs achieved, one row per claim, one point per source. A source's mean is a
   marker; a thick bar is ±1 SD over seeds, a thin capped bar its Student-t 95% CI, dots its per-seed
-  values; an external result whose ± has no stated meaning gets a dashed bar of that ±. Proxy sources
-  (not comparable with the claim) are drawn hollow and named so in the legend.
+  values; an external result whose ± has no stated meaning gets a dashed bar of that ±, another
+  published value of the claim a dotted line beside the claimed one. Intervals are drawn as the
+  summary's display intervals (clipped to [0, 100]). Proxy sources (not comparable with the claim)
+  are drawn hollow and named so in the legend.
 - `plot_curves`: one claim's training curves, a row per source, seeds overlaid; the evaluation the
   checkpoint rule selected is marked, with the final and the best one labelled.
 
@@ -55,7 +58,7 @@ class SourceEstimate:
     comparable: bool
     mean: Optional[float]
     sd: Optional[float]  # sample SD over seeds (ddof 1); None for fewer than 2 seeds
-    ci95: Optional[tuple[float, float]]  # Student-t 95% CI of the mean; None for fewer than 2 seeds
+    ci95: Optional[tuple[float, float]]  # Student-t 95% CI of the mean clipped to [0, 100]; None for n < 2
     values: tuple[float, ...]  # per-seed values (completed runs only)
     published_pm: Optional[float] = None  # an external's "±" whose meaning the source does not state
 
@@ -69,6 +72,7 @@ class ClaimEstimates:
     claimed: Optional[float]  # percent; None when the paper gives no number
     tolerance_pp: float
     sources: tuple[SourceEstimate, ...]
+    other_values: tuple[float, ...] = ()  # other published values of the claim (drawn dotted)
 
 
 @dataclass(frozen=True)
@@ -115,14 +119,14 @@ def to_png(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _text_width(lines: Sequence[str], size: float) -> float:
+def text_width(lines: Sequence[str], size: float) -> float:
     """Width in inches of the widest line in DejaVu Sans at `size` points (no drawing needed)."""
     prop = FontProperties(family="DejaVu Sans", size=size)
     widths = [_TEXT_PATHS.get_text_width_height_descent(line, prop, ismath=False)[0] for line in lines if line]
     return max(widths, default=0.0) / 72
 
 
-def _margins(fig: Figure, *, left: float, right: float, top: float, bottom: float, **spacing) -> None:
+def set_margins(fig: Figure, *, left: float, right: float, top: float, bottom: float, **spacing) -> None:
     """Fixed margins in inches. A fixed layout draws once; constrained layout would draw twice."""
     width, height = fig.get_size_inches()
     fig.subplots_adjust(left=left / width, right=1 - right / width, top=1 - top / height, bottom=bottom / height,
@@ -134,13 +138,13 @@ def plot_claims(claims: Sequence[ClaimEstimates], title: str, colors: Mapping[st
     rows = sum(max(1, len(c.sources)) for c in claims)
     labels = [c.label if c.claimed is not None else f"{c.label}\n(no claimed value)" for c in claims]
     sources = {est.source for c in claims for est in c.sources}
-    legend_rows = math.ceil((len(sources) + 6) / 2)
-    label_width = _text_width([line for label in labels for line in label.split("\n")], STYLE["font.size"])
+    legend_rows = math.ceil((len(sources) + 7) / 2)
+    label_width = text_width([line for label in labels for line in label.split("\n")], STYLE["font.size"])
     plot_height = 0.3 + 0.32 * rows + 0.25 * len(claims)
     bottom = 0.6 + 0.2 * legend_rows
     with matplotlib.rc_context(STYLE):
         fig = Figure(figsize=(max(8.0, label_width + 6.0), plot_height + bottom + 0.4), dpi=DPI)
-        _margins(fig, left=label_width + 0.3, right=0.2, top=0.35, bottom=bottom)
+        set_margins(fig, left=label_width + 0.3, right=0.2, top=0.35, bottom=bottom)
         ax = fig.add_subplot()
         y = 0.0
         ticks, shown = [], {}
@@ -149,7 +153,7 @@ def plot_claims(claims: Sequence[ClaimEstimates], title: str, colors: Mapping[st
             top, bottom = y, y + slots
             _draw_claimed(ax, claim, top, bottom)
             for k, est in enumerate(claim.sources):
-                _draw_source(ax, est, top + k + 0.5, colors[est.source])
+                draw_estimate(ax, est, top + k + 0.5, colors[est.source])
                 shown.setdefault(est.source, est.comparable)
             ticks.append((top + bottom) / 2)
             y = bottom + 0.6
@@ -171,9 +175,13 @@ def _draw_claimed(ax, claim: ClaimEstimates, top: float, bottom: float) -> None:
     ax.fill_betweenx([top, bottom], claim.claimed - claim.tolerance_pp, claim.claimed + claim.tolerance_pp,
                      color="0.85", linewidth=0, zorder=0)
     ax.plot([claim.claimed, claim.claimed], [top, bottom], color="black", linewidth=2, zorder=1)
+    for value in claim.other_values:
+        ax.plot([value, value], [top, bottom], color="black", linewidth=1.2, linestyle=":", zorder=1)
 
 
-def _draw_source(ax, est: SourceEstimate, y: float, color: str) -> None:
+def draw_estimate(ax, est: SourceEstimate, y: float, color: str) -> None:
+    """One source's estimate at height y: seeds as dots just above, ±1 SD (thick), 95% CI (capped),
+    an unstated ± (dashed) and the mean (diamond, hollow for a proxy)."""
     face = color if est.comparable else "white"
     if est.values:
         ax.plot(est.values, [y + 0.22] * len(est.values), linestyle="none", marker="o", markersize=3,
@@ -200,6 +208,7 @@ def _x_range(claims: Sequence[ClaimEstimates]) -> tuple[float, float]:
     for claim in claims:
         if claim.claimed is not None:
             xs += [claim.claimed - claim.tolerance_pp, claim.claimed + claim.tolerance_pp]
+        xs += list(claim.other_values)
         for est in claim.sources:
             xs += list(est.values)
             if est.mean is not None:
@@ -216,8 +225,9 @@ def _x_range(claims: Sequence[ClaimEstimates]) -> tuple[float, float]:
 
 def _claims_legend(shown: Mapping[str, bool], colors: Mapping[str, str]) -> list:
     handles = [
-        Line2D([], [], color="black", linewidth=2, label="claimed value (paper)"),
-        Patch(color="0.85", label="claimed ± tolerance (REPRODUCED band)"),
+        Line2D([], [], color="black", linewidth=2, label="claimed value (as registered)"),
+        Line2D([], [], color="black", linewidth=1.2, linestyle=":", label="another published value"),
+        Patch(color="0.85", label="claimed ± tolerance"),
     ]
     for source in sorted(shown):
         comparable = shown[source]
@@ -226,7 +236,8 @@ def _claims_legend(shown: Mapping[str, bool], colors: Mapping[str, str]) -> list
                               label=source if comparable else f"{source} (proxy: not comparable)"))
     handles += [
         Line2D([], [], color="0.4", linewidth=5, alpha=0.35, label="±1 SD over seeds"),
-        Line2D([], [], color="0.4", linewidth=1.2, marker="|", markersize=8, label="95% CI of the mean (Student t)"),
+        Line2D([], [], color="0.4", linewidth=1.2, marker="|", markersize=8,
+               label="95% CI of the mean (Student t, clipped to [0, 100])"),
         Line2D([], [], color="0.4", linewidth=1.2, linestyle="--", marker="|", markersize=8,
                label="published ± (meaning not stated)"),
         Line2D([], [], color="0.4", marker="o", markersize=3, linestyle="none", label="one seed's value"),
@@ -238,7 +249,7 @@ def plot_curves(title: str, metric: str, sources: Sequence[SourceCurves], colors
     """Training curves of one claim: a row per source, [accuracy | loss] columns; returns PNG bytes."""
     with matplotlib.rc_context(STYLE):
         fig = Figure(figsize=(9.0, 1.5 + 2.6 * len(sources)), dpi=DPI)
-        _margins(fig, left=0.6, right=0.2, top=0.55, bottom=1.05, hspace=0.5, wspace=0.18)
+        set_margins(fig, left=0.6, right=0.2, top=0.55, bottom=1.05, hspace=0.5, wspace=0.18)
         axes = fig.subplots(len(sources), 2, squeeze=False)
         for (acc_ax, loss_ax), src in zip(axes, sources):
             color = colors[src.source]

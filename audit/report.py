@@ -81,7 +81,8 @@ class ComparisonGroup:
 def build_context(inputs: Inputs, summary: Summary, figures: Mapping) -> dict:
     """Everything report.md.j2 prints, as plain data (numbers stay numbers; the template formats them).
 
-    `figures`: 'claims' -> relative path, 'benchmarks' -> [(benchmark, path)], 'curves' -> {claim: path}.
+    `figures`: 'claims' -> relative path, 'benchmarks' -> [(benchmark, path)], 'comparisons' -> relative
+    path or None, 'curves' -> {claim: path}.
     """
     registry = inputs.registry
     status, wilson = run_status(summary), run_wilson(summary)
@@ -91,6 +92,7 @@ def build_context(inputs: Inputs, summary: Summary, figures: Mapping) -> dict:
         "claims": ordered_claims(summary),
         "comparisons": list(summary.comparisons),
         "comparison_groups": comparison_groups(summary, registry),
+        "statements": {c.id: c.statement for c in registry.comparisons},
         "untested": [c for c in registry.comparisons if c.id not in {k.id for k in summary.comparisons}],
         "figures": figures,
         "runs": [run_row(record, status, wilson, claims.get(record.claim_id)) for record in inputs.records],

@@ -6,9 +6,9 @@ Two kinds of uncertainty are kept apart (docs/design.md §5):
 - test-set sampling error: one run's accuracy from its counts (correct of total) gives a Wilson
   interval. It says how precisely one evaluation measured that run, nothing about other seeds.
 
-The verdict rule v2, Holm's adjustment, the two-sample comparisons and the seed planning live here
-too, so that every number in `reports/summary.json` comes from a function with its own test (rule
-v3 and the comparison rule, which replace v2, are in audit.verdicts).
+Holm's adjustment, the two-sample tests and the seed planning live here too, so that every number
+in `reports/summary.json` comes from a function with its own test; the decision rules that turn
+these numbers into verdicts (rule v3 and the comparison rule) are in audit.verdicts.
 Results are small frozen dataclasses; None stands for "undefined" (e.g. an SD of one run), never
 a made-up number.
 """
@@ -22,16 +22,8 @@ import numpy as np
 from scipy import stats as sps
 
 ALPHA = 0.05  # significance level of every test in the audit
-EPS = 1e-9  # slack on |d| <= tolerance, so that a difference exactly at the tolerance counts as within it
+EPS = 1e-9  # slack on |d| <= tolerance (audit.verdicts), so that a difference at the tolerance counts as within it
 LEVEL = 0.95  # level of every interval in the report
-
-REPRODUCED = "REPRODUCED"
-NOT_REPRODUCED = "NOT_REPRODUCED"
-EXCEEDED = "EXCEEDED"
-INCONCLUSIVE = "INCONCLUSIVE"
-NOT_COMPARABLE = "NOT_COMPARABLE"
-NO_CLAIM = "NO_CLAIM"
-VERDICTS = (REPRODUCED, NOT_REPRODUCED, EXCEEDED, INCONCLUSIVE, NOT_COMPARABLE, NO_CLAIM)
 
 
 @dataclass(frozen=True)
@@ -86,19 +78,13 @@ class OneSampleTest:
 
 
 @dataclass(frozen=True)
-class Verdict:
-    label: str  # one of VERDICTS
-    reason: str  # one line a reader of the report can check against the numbers
-
-
-@dataclass(frozen=True)
 class TwoSampleTest:
     """a > b, one-tailed: the z-test and Welch's t-test on the same means, SDs and counts.
 
     z = (ma - mb) / sqrt(sa^2/na + sb^2/nb), p_z = 1 - Phi(z); Welch: the same statistic against
-    a t distribution with Welch-Satterthwaite df (not rounded). All None when an arm has n < 2.
-    When both SDs are 0 the statistics are undefined (None) and the p-values follow the one-sample
-    SE = 0 rule: 0 if diff > 0 else 1.
+    a t distribution with Welch-Satterthwaite df (not rounded). All but diff None when an arm has
+    n < 2 or no SD, and when both SDs are 0 (no spread to test against: see
+    audit.verdicts.welch_test_from_summaries).
     """
 
     diff: Optional[float]
@@ -263,13 +249,6 @@ def one_sample_test(mean: Optional[float], se: Optional[float], n: int, referenc
     return OneSampleTest(t, n - 1, float(sps.t.cdf(t, n - 1)), float(sps.t.sf(t, n - 1)))
 
 
-def directional_p(d: Optional[float], p_below: Optional[float], p_above: Optional[float]) -> Optional[float]:
-    """The p-value a result contributes to Holm's family: p_below if d < 0, else p_above (None if untested)."""
-    if d is None:
-        return None
-    return p_below if d < 0 else p_above
-
-
 def holm_adjust(p_values: Sequence[float]) -> tuple[float, ...]:
     """Holm's step-down adjustment, in the input order.
 
@@ -289,61 +268,15 @@ def holm_adjust(p_values: Sequence[float]) -> tuple[float, ...]:
     return tuple(adjusted)
 
 
-def decide_verdict(*, comparable: bool, claimed: Optional[float], n: Optional[int], d: Optional[float],
-                   p_adjusted: Optional[float], tolerance_pp: float, alpha: float = ALPHA,
-                   eps: float = EPS) -> Verdict:
-    """The verdict rule of docs/design.md §5: the first clause that matches.
-
-    0 not comparable -> NOT_COMPARABLE; (no claimed value -> NO_CLAIM); 1 |d| <= tol + EPS ->
-    REPRODUCED; 2 n < 2 -> INCONCLUSIVE; 3 d < -tol and adjusted p_below < alpha ->
-    NOT_REPRODUCED; 4 d > +tol and adjusted p_above < alpha -> EXCEEDED; 5 INCONCLUSIVE.
-    `p_adjusted` is the Holm-adjusted directional p (p_below when d < 0, else p_above); None when
-    no test is possible (a published mean whose spread or run count is not stated: n None).
-    """
-    tol = tolerance_pp
-    if not comparable:
-        return Verdict(NOT_COMPARABLE, "proxy source: shown, but not judged against the claimed number")
-    if claimed is None:
-        return Verdict(NO_CLAIM, "the paper gives no number for this setup; used in comparisons only")
-    if n == 0 or d is None:  # nothing to compare
-        return Verdict(INCONCLUSIVE, "no completed runs")
-    if abs(d) <= tol + eps:
-        return Verdict(REPRODUCED, f"|d| = {abs(d):.2f} pp is within the tolerance of {tol:g} pp")
-    if n is None:
-        return Verdict(INCONCLUSIVE, f"d = {d:+.2f} pp is outside the tolerance; the number of runs is not stated")
-    if n < 2:
-        return Verdict(INCONCLUSIVE, f"d = {d:+.2f} pp is outside the tolerance, but one run allows no test")
-    if p_adjusted is None:
-        return Verdict(INCONCLUSIVE, f"d = {d:+.2f} pp is outside the tolerance; the spread is not stated")
-    side = "below" if d < 0 else "above"
-    if d < -tol and p_adjusted < alpha:
-        return Verdict(NOT_REPRODUCED, f"d = {d:+.2f} pp and Holm-adjusted p_below = {p_adjusted:.3g} < {alpha:g}")
-    if d > tol and p_adjusted < alpha:
-        return Verdict(EXCEEDED, f"d = {d:+.2f} pp and Holm-adjusted p_above = {p_adjusted:.3g} < {alpha:g}")
-    return Verdict(INCONCLUSIVE, f"d = {d:+.2f} pp is outside the tolerance, but Holm-adjusted "
-                                 f"p_{side} = {p_adjusted:.3g} >= {alpha:g}")
-
-
 # --- comparisons between two sources -----------------------------------------------------------
-
-def compare_samples(a: Sequence[float], b: Sequence[float]) -> TwoSampleTest:
-    """a > b from raw per-seed values of each arm (shape (n_a,) and (n_b,))."""
-    sa, sb = describe_sample(a), describe_sample(b)
-    if sa.n == 0 or sb.n == 0:
-        return TwoSampleTest(None, None, None, None, None, None)
-    return compare_means(sa.mean, sa.sd, sa.n, sb.mean, sb.sd, sb.n)
-
 
 def compare_means(ma: float, sa: Optional[float], na: int,
                   mb: float, sb: Optional[float], nb: int) -> TwoSampleTest:
     """a > b from summaries: means, sample SDs (ddof 1) and run counts of each arm."""
     diff = ma - mb
-    if na < 2 or nb < 2 or sa is None or sb is None:
+    if na < 2 or nb < 2 or sa is None or sb is None or sa == sb == 0:
         return TwoSampleTest(diff, None, None, None, None, None)
     va, vb = sa * sa / na, sb * sb / nb
-    if va + vb == 0:
-        p = 0.0 if diff > 0 else 1.0
-        return TwoSampleTest(diff, None, p, None, None, p)
     stat = diff / math.sqrt(va + vb)
     df = (va + vb) ** 2 / (va * va / (na - 1) + vb * vb / (nb - 1))
     return TwoSampleTest(diff, stat, float(sps.norm.sf(stat)), stat, df, float(sps.t.sf(stat, df)))

@@ -3,7 +3,8 @@
 audit.aggregate builds a `Summary`; the report (audit.report, audit.figures, the template) reads its
 attributes. `Summary.to_json()` is the file: every field under its own name, sorted keys, floats at
 full precision, no NaN, a final newline. Percent everywhere; None (JSON null) means undefined.
-The meaning of each field is documented in audit.aggregate.build_summary.
+The meaning of each field is documented in audit.aggregate.build_summary. A new field goes into
+its record here and is filled where that record is built (audit.aggregate, audit.comparisons).
 """
 from __future__ import annotations
 
@@ -40,8 +41,24 @@ class PublishedEntry:
 
 
 @dataclass(frozen=True)
+class OtherValueResult:
+    """A result judged by the same rule against another published value of its claim (registry
+    `other_values`): the tests, Holm-adjusted p, verdict and reason as for the claimed value."""
+
+    claimed: float
+    where: str
+    d: Optional[float]
+    p_below_claim: Optional[float]
+    p_above_claim: Optional[float]
+    p_equiv: Optional[float]
+    p_adjusted: Optional[float]
+    verdict: Optional[str]
+    reason: Optional[str]
+
+
+@dataclass(frozen=True)
 class SourceResult:
-    """One (claim, source): its statistics, test against the claim, verdict and the runs behind them."""
+    """One (claim, source): its statistics, tests against the claim, verdict and the runs behind them."""
 
     source: str
     kind: str
@@ -53,14 +70,18 @@ class SourceResult:
     sd: Optional[float]
     se: Optional[float]
     ci95: Pair
+    ci95_display: Pair
+    ci95_clipped: bool
     d: Optional[float]
     t: Optional[float]
     df: Optional[float]
     p_below_claim: Optional[float]
     p_above_claim: Optional[float]
+    p_equiv: Optional[float]
     p_adjusted: Optional[float]
     verdict: Optional[str]
     reason: Optional[str]
+    other_values: tuple[OtherValueResult, ...]
     failed: int
     stale: int
     excluded: tuple[Excluded, ...]
@@ -119,12 +140,13 @@ class WilsonComparisonReading(ComparisonReading):
 
 @dataclass(frozen=True)
 class ComparisonResult:
-    """One registry comparison (a > b, one-tailed) on one source both arms have."""
+    """One registry comparison (a > b) on one source both arms have: its tests and its verdict."""
 
     id: str
     a: str
     b: str
     source: str
+    kind: str
     comparable: bool
     proxy: bool
     method: Optional[str]
@@ -138,6 +160,11 @@ class ComparisonResult:
     t: Optional[float]
     df: Optional[float]
     p_welch: Optional[float]
+    p_adjusted: Optional[float]
+    verdict: Optional[str]
+    reason: Optional[str]
+    poi: Optional[float]
+    seeds_needed: Optional[int]
     proportion_test: Optional[ProportionTest]
     readings: Optional[tuple[ComparisonReading, ...]]
 
@@ -164,10 +191,12 @@ class ExternalProvenance:
 class Settings:
     """The statistical settings the summary was computed under."""
 
+    verdict_rule: str
     alpha: float
     eps: float
     level: float
     multiplicity: str
+    comparison_multiplicity: str
     assumed_seeds: tuple
 
 

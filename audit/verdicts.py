@@ -19,17 +19,31 @@ from typing import Optional, Sequence
 import numpy as np
 from scipy import stats as sps
 
-from audit.stats import (ALPHA, EPS, EXCEEDED, INCONCLUSIVE, NO_CLAIM, NOT_COMPARABLE, NOT_REPRODUCED,
-                         REPRODUCED, ProportionTest, Verdict, compare_means, describe_sample, one_sample_test,
+from audit.stats import (ALPHA, EPS, ProportionTest, compare_means, describe_sample, one_sample_test,
                          power_one_sided, seeds_needed)
 
+REPRODUCED = "REPRODUCED"
+NOT_REPRODUCED = "NOT_REPRODUCED"
+EXCEEDED = "EXCEEDED"
 CONSISTENT = "CONSISTENT"
+INCONCLUSIVE = "INCONCLUSIVE"
+NOT_COMPARABLE = "NOT_COMPARABLE"
+NO_CLAIM = "NO_CLAIM"
 CLAIM_VERDICTS = (REPRODUCED, NOT_REPRODUCED, EXCEEDED, CONSISTENT, INCONCLUSIVE, NOT_COMPARABLE, NO_CLAIM)
 SUPPORTED = "SUPPORTED"
 CONTRADICTED = "CONTRADICTED"
 COMPARISON_VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE)
 PLAN_POWER = 0.8  # power of every seed plan quoted in a reason
 PLAN = f"one-sided, alpha {ALPHA:g}, power {PLAN_POWER:g}, before Holm"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A decision and why: `label` from CLAIM_VERDICTS or COMPARISON_VERDICTS, `reason` one line a
+    reader of the report can check against the numbers."""
+
+    label: str
+    reason: str
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import struct
 import zlib
 
+from audit.comparison_plot import ComparisonPanel, plot_comparisons
 from audit.plots import (PALETTE, ClaimEstimates, RunCurve, SourceCurves, SourceEstimate, plot_claims, plot_curves,
                          source_colors)
 
@@ -71,3 +72,18 @@ def test_source_colors_are_stable_and_distinct():
     colors = source_colors(["smoke", "paper", "alphaxiv-2025", "paper"])
     assert colors == source_colors(["alphaxiv-2025", "smoke", "paper"])
     assert colors["alphaxiv-2025"] == PALETTE[0] and len(set(colors.values())) == 3
+
+
+def test_comparisons_figure_is_deterministic_and_has_a_panel_per_row():
+    a = SourceEstimate("paper", True, 80.2, 1.2, (77.1, 83.3), (79.0, 81.5, 80.2))
+    b = SourceEstimate("paper", True, 70.0, 0.5, (68.8, 71.2), (70.0, 69.5, 70.5))
+    published = SourceEstimate("ext", True, 78.5, None, None, (), published_pm=2.55)
+    panels = (ComparisonPanel("toy/a-vs-b on paper", "SUPPORTED", "Holm p 0.0010, PoI 1.00",
+                              (("a: toy/a", a), ("b: toy/b", b))),
+              ComparisonPanel("toy/a-vs-b on ext", "INCONCLUSIVE", "Holm p —, PoI —",
+                              (("a: toy/a", published), ("b: toy/b", published))))
+    colors = source_colors(["paper", "ext"])
+    png = plot_comparisons(panels, colors)
+    assert png == plot_comparisons(panels, colors) and b"Matplotlib" not in png
+    one = size(plot_comparisons(panels[:1], colors))
+    assert one[0] == size(png)[0] and size(png)[1] > one[1]

@@ -1,0 +1,168 @@
+"""audit.comparisons: each registry comparison on each source both arms have, its tests, Holm over the
+report's comparisons and the comparison rule's verdict, as summary.json holds them."""
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from audit import stats, verdicts
+from summary_inputs import (external_set, external_set_from_values, real_summary_json, record, results_of,
+                            results_of_list, summary_json, two_claims_registry)
+
+COMPARISON_KEYS = {"id", "a", "b", "source", "kind", "diff", "z", "p_z", "t", "df", "p_welch", "p_adjusted",
+                   "verdict", "reason", "poi", "seeds_needed"}
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return two_claims_registry()
+
+
+@pytest.fixture(scope="module")
+def real_summary():
+    return real_summary_json()
+
+
+def test_comparison_from_raw_values_on_a_shared_proxy_source(registry):
+    a_vals, b_vals = [60.0, 64.0, 62.0], [50.0, 55.0]
+    records = ([record(registry, "toy/alpha", "smoke", k, v) for k, v in enumerate(a_vals)]
+               + [record(registry, "toy/beta", "smoke", k, v) for k, v in enumerate(b_vals)]
+               + [record(registry, "toy/alpha", "paper", 0, 90.0)])  # paper exists on one arm only
+    (row,) = summary_json(registry, records, [])["comparisons"]
+    assert COMPARISON_KEYS <= set(row)
+    assert (row["id"], row["a"], row["b"], row["source"]) == ("toy/alpha-vs-beta", "toy/alpha", "toy/beta", "smoke")
+    assert row["proxy"] is True and row["comparable"] is False and row["method"] == "raw"
+    welch = sps.ttest_ind(a_vals, b_vals, equal_var=False, alternative="greater")
+    assert row["diff"] == pytest.approx(np.mean(a_vals) - np.mean(b_vals))
+    assert row["t"] == pytest.approx(welch.statistic) and row["p_welch"] == pytest.approx(welch.pvalue)
+    assert row["df"] == pytest.approx(welch.df) and row["p_z"] == pytest.approx(sps.norm.sf(row["z"]))
+    assert row["proportion_test"] is None and row["readings"] is None
+    # the comparison rule: alone in its family, p(a > b) = 0.058 >= 0.05, so INCONCLUSIVE at proxy scale
+    assert row["p_adjusted"] == pytest.approx(welch.pvalue) and row["verdict"] == verdicts.INCONCLUSIVE
+    assert row["reason"].startswith("at proxy scale") and row["poi"] == 1.0
+    assert row["seeds_needed"] == verdicts.seeds_per_arm(row["diff"], 2.0, np.std(b_vals, ddof=1))
+
+
+def test_comparisons_share_one_holm_family_and_get_verdicts(registry, tmp_path):
+    """Two sources with both arms: each contributes its observed direction's Welch p to one family."""
+    a_smoke, b_smoke = [60.0, 64.0, 62.0], [50.0, 51.0, 52.0]  # a > b clearly
+    records = ([record(registry, "toy/alpha", "smoke", k, v) for k, v in enumerate(a_smoke)]
+               + [record(registry, "toy/beta", "smoke", k, v) for k, v in enumerate(b_smoke)])
+    ext = external_set(tmp_path, "pub", """
+source: {title: A paper}
+comparable: true
+results:
+  - {claim: toy/alpha, mean: 50.0, pm: 2.0, pm_kind: sd, n_seeds: 5}
+  - {claim: toy/beta, mean: 60.0, pm: 2.0, pm_kind: sd, n_seeds: 5}
+""")
+    rows = {r["source"]: r for r in summary_json(registry, records, [ext])["comparisons"]}
+    smoke, pub = rows["smoke"], rows["pub"]
+    p_smoke = sps.ttest_ind(a_smoke, b_smoke, equal_var=False, alternative="greater").pvalue
+    p_pub = sps.ttest_ind_from_stats(50.0, 2.0, 5, 60.0, 2.0, 5, equal_var=False, alternative="less").pvalue
+    assert (smoke["p_adjusted"], pub["p_adjusted"]) == pytest.approx(stats.holm_adjust([p_smoke, p_pub]))
+    assert smoke["verdict"] == verdicts.SUPPORTED and smoke["seeds_needed"] is None
+    assert pub["verdict"] == verdicts.CONTRADICTED and "p(b > a)" in pub["reason"]
+    assert pub["p_welch"] == pytest.approx(1 - p_pub) and pub["poi"] is None  # a > b tested; PoI needs seeds
+
+
+def test_comparison_of_single_runs_uses_counts_only(registry):
+    records = [record(registry, "toy/alpha", "smoke", 0, 60.0, total=200),
+               record(registry, "toy/beta", "smoke", 0, 50.0, total=200)]
+    (row,) = summary_json(registry, records, [])["comparisons"]
+    assert row["diff"] == pytest.approx(10.0)
+    assert (row["z"], row["p_z"], row["t"], row["df"], row["p_welch"]) == (None,) * 5
+    prop = row["proportion_test"]
+    assert prop["z"] == pytest.approx(stats.two_proportion_test(120, 200, 100, 200).z)
+    assert "test-set" in prop["note"]
+    assert row["verdict"] == verdicts.INCONCLUSIVE and row["p_adjusted"] is None
+    assert "Welch needs at least 2 seeds" in row["reason"] and "two-proportion" in row["reason"]
+
+
+def test_comparison_from_published_summaries(tmp_path, registry):
+    ext = external_set(tmp_path, "pub", """
+source: {title: A paper}
+comparable: true
+results:
+  - {claim: toy/alpha, mean: 62.0, pm: 2.0, pm_kind: sd, n_seeds: 4}
+  - {claim: toy/beta, mean: 55.0, pm: 1.0, pm_kind: se, n_seeds: 3}
+""")
+    summary = summary_json(registry, [], [ext])
+    alpha = results_of(summary, "toy/alpha")["pub"]
+    assert (alpha["n"], alpha["sd"], alpha["se"]) == (4, 2.0, 1.0) and alpha["values"] == []
+    beta = results_of(summary, "toy/beta")["pub"]
+    assert beta["sd"] == pytest.approx(math.sqrt(3)) and beta["se"] == pytest.approx(1.0)
+    (row,) = summary["comparisons"]
+    ref = sps.ttest_ind_from_stats(62.0, 2.0, 4, 55.0, math.sqrt(3), 3, equal_var=False, alternative="greater")
+    assert row["t"] == pytest.approx(ref.statistic) and row["df"] == pytest.approx(4.8)  # 2^2 / (1/3 + 1/2)
+    assert row["method"] == "summary" and row["comparable"] is True
+    assert row["z"] == pytest.approx(7.0 / math.sqrt(2.0)) and row["p_welch"] == pytest.approx(ref.pvalue)
+
+
+def test_readings_use_a_stated_run_count(tmp_path, registry):
+    ext = external_set(tmp_path, "mixed", """
+source: {title: A paper}
+comparable: true
+results:
+  - {claim: toy/alpha, mean: 62.0, pm: 2.0, n_seeds: 4}
+  - {claim: toy/beta, mean: 55.0, pm: 1.0}
+""")
+    (row,) = summary_json(registry, [], [ext])["comparisons"]
+    se_rows = [r for r in row["readings"] if r["reading"] == "se"]
+    assert [(r["n"], r["n_a"], r["n_b"]) for r in se_rows] == [(2, 4, 2), (3, 4, 3), (5, 4, 5)]
+    ref = sps.ttest_ind_from_stats(62.0, 2.0 * 2, 4, 55.0, 1.0 * math.sqrt(3), 3, equal_var=False,
+                                   alternative="greater")
+    assert se_rows[1]["p_welch"] == pytest.approx(ref.pvalue)
+    stated = external_set(tmp_path, "stated", """
+source: {title: A paper}
+comparable: true
+results:
+  - {claim: toy/alpha, mean: 62.0, pm: 2.0, n_seeds: 4}
+  - {claim: toy/beta, mean: 55.0, pm: 1.0, n_seeds: 3}
+""")
+    (row,) = summary_json(registry, [], [stated])["comparisons"]
+    assert [(r["reading"], r["n"], r["n_a"], r["n_b"]) for r in row["readings"]] == [
+        ("sd", None, 4, 3), ("se", None, 4, 3), ("ci95", None, 4, 3), ("wilson95", 1, 1, 1)]
+    assert row["readings"][-1]["z"] is None  # no test-set sizes stated
+
+
+def test_an_external_named_like_a_profile_is_never_paired_with_it(registry):
+    records = [record(registry, "toy/alpha", "smoke", 0, 60.0), record(registry, "toy/beta", "smoke", 0, 50.0)]
+    ext = replace(external_set_from_values("toy/beta", [40.0, 41.0]), id="smoke")
+    summary = summary_json(registry, records, [ext])
+    assert [r["kind"] for r in results_of_list(summary, "toy/beta")] == ["profile", "external"]
+    (row,) = summary["comparisons"]
+    assert row["mean_b"] == 50.0
+
+
+# --- the published reproduction (runs/external/alphaxiv-2025.yaml) -----------------------------
+
+
+def test_h3l6_vs_h3l4_under_each_reading(real_summary):
+    """52.75 ± 3.09 vs 43.00 ± 0.16 (ARC-AGI-1 pass@2): the reproduction's one-tailed z-test p < 0.005."""
+    (row,) = [r for r in real_summary["comparisons"]
+              if r["id"] == "arc-agi-1/h3l6-vs-h3l4" and r["source"] == "alphaxiv-2025"]
+    assert row["diff"] == pytest.approx(9.75)
+    assert (row["z"], row["p_welch"]) == (None, None)  # the ± is undefined: no single answer
+    by = {(r["reading"], r["n"]): r for r in row["readings"]}
+    # ± read as SEs: z = 9.75 / sqrt(3.09^2 + 0.16^2) = 3.151, p = 0.0008 < 0.005, whatever n
+    z_se = 9.75 / math.hypot(3.09, 0.16)
+    for n in (2, 3, 5):
+        assert by[("se", n)]["z"] == pytest.approx(z_se) and by[("se", n)]["p_z"] < 0.005
+        ref = sps.ttest_ind_from_stats(52.75, 3.09 * math.sqrt(n), n, 43.0, 0.16 * math.sqrt(n), n,
+                                       equal_var=False, alternative="greater")
+        assert by[("se", n)]["p_welch"] == pytest.approx(ref.pvalue)
+    assert by[("se", 2)]["p_z"] == pytest.approx(sps.norm.sf(z_se))
+    # ...but Welch's test with two seeds per arm is far from significant
+    assert by[("se", 2)]["p_welch"] > 0.05
+    # ± read as SDs over n seeds
+    ref = sps.ttest_ind_from_stats(52.75, 3.09, 3, 43.0, 0.16, 3, equal_var=False, alternative="greater")
+    assert by[("sd", 3)]["t"] == pytest.approx(ref.statistic) and by[("sd", 3)]["p_welch"] == pytest.approx(ref.pvalue)
+    # ± read as Student-t 95% half-widths: SE = ± / t_{0.975, n-1}
+    t3 = sps.t.ppf(0.975, 2)
+    assert by[("ci95", 3)]["z"] == pytest.approx(9.75 / math.hypot(3.09 / t3, 0.16 / t3))
+    # ± read as single-run Wilson half-widths: one evaluation each over 400 tasks
+    wilson = by[("wilson95", 1)]
+    assert wilson["z"] == pytest.approx(stats.two_proportion_test(211, 400, 172, 400).z)
+    assert wilson["t"] is None and "test-set" in wilson["note"]
