@@ -74,6 +74,7 @@ def describe_result(claim, source: SourceData) -> SourceResult:
         published=None if pub is None else PublishedEntry(pub.mean, pub.pm, pub.pm_kind, pub.n_seeds,
                                                           pub.test_size),
         readings=readings(pub) if pub else None,
+        declared_seeds=source.declared_seeds, data_seed=source.data_seed,
     )
 
 

@@ -120,8 +120,8 @@ def _set_threads(threads: str) -> None:
 @click.argument("claims_files", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--claim", "claim_ids", multiple=True, help="Only this claim id (repeatable).")
 @click.option("--profile", default=None, help="Profile to run (default: smoke, a CPU proxy).")
-@click.option("--seeds", default=None, help="Comma-separated seeds, e.g. 0,1,2 (default: 0).")
-@click.option("--num-seeds", type=int, default=None, help="Seeds 0..N-1.")
+@click.option("--seeds", default=None, help="Seeds to train instead of those the profile declares: numbers "
+              "and ranges, e.g. 0-4 or 0,2,5-7 (default: the declared seeds).")
 @click.option("--runs-dir", default="runs", type=click.Path(file_okay=False, path_type=str), show_default=True)
 @click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), show_default=True)
 @click.option("--nproc-per-node", default=1, type=click.IntRange(min=1), show_default=True,
@@ -140,7 +140,7 @@ def _set_threads(threads: str) -> None:
               help="CPU threads for in-process training: a number, or 'auto' (the cores the load leaves free).")
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
 @translate_errors
-def run(claims_files, claim_ids, profile, seeds, num_seeds, runs_dir, device, nproc_per_node, parallel, launcher,
+def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_node, parallel, launcher,
         partition, gpus_per_node, time_min, account, data_cache, rerun_stale, threads, dry_run):
     """Train what is missing for CLAIMS_FILES: (claim x profile x seed); completed runs are skipped."""
     import os
@@ -152,9 +152,11 @@ def run(claims_files, claim_ids, profile, seeds, num_seeds, runs_dir, device, np
 
     from audit.evidence import checkpoint_rule, selected_evaluation
     from audit.launch import LaunchOptions, execute, resolve_device
-    from audit.plan import assess, expand_plan, format_plan, parse_seeds
+    from audit.plan import assess, describe_seeds, expand_plan, format_plan
     from audit.registry import load_registry
+    from audit.seed_lists import parse_seed_list
 
+    override = None if seeds is None else list(parse_seed_list(seeds, "--seeds"))
     registry = load_registry(claims_files)
     if profile is None:
         profile = "smoke"
@@ -166,8 +168,9 @@ def run(claims_files, claim_ids, profile, seeds, num_seeds, runs_dir, device, np
         click.echo("The paper profile trains at the paper's scale. Cost as stated:")
         for line in _cost_lines(registry, profile):
             click.echo(line)
-    specs = expand_plan(registry, profile=profile, seeds=parse_seeds(seeds, num_seeds), runs_dir=Path(runs_dir),
-                        claim_ids=claim_ids)
+    specs = expand_plan(registry, profile=profile, seeds=override, runs_dir=Path(runs_dir), claim_ids=claim_ids)
+    for line in describe_seeds(specs, override):
+        click.echo(line)
     planned = [assess(spec) for spec in specs]
     click.echo(format_plan(planned))
     if dry_run:

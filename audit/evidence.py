@@ -88,9 +88,9 @@ def standing(record: RunRecord, claim) -> Standing:
     if record.metric != claim.metric:
         return Standing(False, "metric_changed", f"measured {record.metric}, the claim now uses {claim.metric}",
                         chosen)
-    if not same_config(record, profile.config.with_seed(record.seed)):
+    if not same_config(record, profile.config_for(record.seed)):
         return Standing(False, "config_changed", f"config changed since the run (recorded {record.config_hash}, "
-                        f"profile is now {profile.config.with_seed(record.seed).config_hash()})", chosen)
+                        f"profile is now {profile.config_for(record.seed).config_hash()})", chosen)
     if record.status != "completed":
         return Standing(False, "failed", record.error or "the run failed", None)
     if chosen is None:

@@ -14,11 +14,11 @@ from typing import Iterable, Optional
 from audit.errors import InputError
 from audit.evidence import standing_at
 from audit.records import RECORD_NAME, run_dir
-from audit.registry import Claim, Registry
+from audit.registry import Claim, Profile, Registry
+from audit.seed_lists import format_seeds
 from trm.config import TrainConfig
 
 STATES = ("new", "resume", "retry", "done", "stale")
-MAX_SEEDS = 10_000  # far more than any audit trains; a typo like --num-seeds 1000000000 must not hang the planner
 
 
 @dataclass(frozen=True)
@@ -53,32 +53,14 @@ class PlannedRun:
         return self.state in ("new", "resume", "retry")
 
 
-def parse_seeds(seeds: Optional[str], num_seeds: Optional[int]) -> list[int]:
-    """`--seeds 0,1,2` or `--num-seeds N` (seeds 0..N-1); default a single seed 0."""
-    if seeds is not None and num_seeds is not None:
-        raise InputError("--seeds and --num-seeds: give one of them, not both")
-    if num_seeds is not None:
-        if not 1 <= num_seeds <= MAX_SEEDS:
-            raise InputError(f"--num-seeds: expected an integer from 1 to {MAX_SEEDS}, got {num_seeds}")
-        return list(range(num_seeds))
-    if seeds is None:
-        return [0]
-    out = []
-    for part in seeds.split(","):
-        part = part.strip()
-        if not part.isdigit():
-            raise InputError(f"--seeds: expected non-negative integers separated by commas, got {seeds!r}")
-        out.append(int(part))
-    if len(set(out)) != len(out):
-        raise InputError(f"--seeds: a seed is listed twice in {seeds!r}")
-    if len(out) > MAX_SEEDS:
-        raise InputError(f"--seeds: at most {MAX_SEEDS} seeds, got {len(out)}")
-    return out
-
-
-def expand_plan(registry: Registry, *, profile: str, seeds: Iterable[int], runs_dir: Path,
+def expand_plan(registry: Registry, *, profile: str, runs_dir: Path, seeds: Optional[Iterable[int]] = None,
                 claim_ids: Optional[Iterable[str]] = None) -> list[RunSpec]:
-    """Every (claim, profile, seed) to run, in registry order then seed order."""
+    """Every (claim, profile, seed) to run, in registry order then seed order.
+
+    seeds: the run seeds for every claim; None (the default) means each claim's profile's declared
+    `seeds`. Each spec's config is `Profile.config_for(seed)` (its data seed follows `data_seed`).
+    """
+    seeds = None if seeds is None else list(seeds)
     wanted = list(claim_ids) if claim_ids else None
     claims = [registry.claim(cid) for cid in wanted] if wanted else list(registry.claims)
     specs = []
@@ -86,11 +68,40 @@ def expand_plan(registry: Registry, *, profile: str, seeds: Iterable[int], runs_
         if profile not in claim.profiles:
             known = ", ".join(claim.profiles)
             raise InputError(f"{claim.file}: {claim.id}: profiles: no profile {profile!r} (known: {known})")
-        base = claim.profiles[profile].config
-        for seed in seeds:
-            specs.append(RunSpec(claim=claim, profile=profile, seed=seed, config=base.with_seed(seed),
+        chosen = claim.profiles[profile]
+        for seed in chosen.seeds if seeds is None else seeds:
+            specs.append(RunSpec(claim=claim, profile=profile, seed=seed, config=chosen.config_for(seed),
                                  directory=run_dir(runs_dir, claim.id, profile, seed)))
     return specs
+
+
+def declares_seeds(profile: Profile) -> bool:
+    """Whether the profile (or a setup behind it) declares its seeds, or takes the default (seed 0)."""
+    return profile.resolution is not None and "seeds" in profile.resolution.origins
+
+
+def describe_seeds(specs: list[RunSpec], override: Optional[list[int]]) -> list[str]:
+    """The first lines of `trm-audit run` about seeds: which ones, where they come from, how each
+    seed's data is drawn; one line when every claim of the plan agrees, else one line per claim."""
+    per_claim: dict[str, str] = {}
+    for spec in specs:
+        profile = spec.claim.profiles[spec.profile]
+        declared = format_seeds(profile.seeds) if declares_seeds(profile) else None
+        if override is not None:
+            source = f"from --seeds; declared: {declared or 'none'}"
+        else:
+            source = "as declared" if declared else "the default: the profile declares none"
+        seeds = format_seeds(override if override is not None else profile.seeds)
+        if profile.data_seed == "run":
+            data = f"each seed draws its own data (data_seed run: data.seed {profile.data.seed} + run seed)"
+        else:
+            data = f"every seed trains on one data draw (data_seed fixed: data.seed {profile.data.seed})"
+        per_claim[spec.claim.id] = f"seeds: {seeds} ({source}); {data}"
+    if not per_claim:
+        return []
+    if len(set(per_claim.values())) == 1:
+        return [next(iter(per_claim.values()))]
+    return ["seeds per claim:", *(f"  {claim_id}: {text}" for claim_id, text in per_claim.items())]
 
 
 def assess(spec: RunSpec) -> PlannedRun:

@@ -6,7 +6,9 @@ the claimed value in percent, the tolerance of the verdict and its profiles: com
 setups (`paper`: the official recipe; `smoke`: a CPU proxy), each a `TrainConfig` body plus what
 the report needs to know about it (comparable or not, stated hardware and time, deviations). A
 profile usually names a base setup of `claims/setups.yaml` and writes only what differs from it
-(audit.setups resolves that here, once: past this module every profile is complete).
+(audit.setups resolves that here, once: past this module every profile is complete). A profile
+also declares the run seeds an audit trains (`seeds: [0, 1, 2]` or `seeds: "0-4"`) and whether each
+seed draws its own data subset and augmentations (`data_seed: run`) or all share one (`fixed`).
 
 Every problem is one line naming the file, the claim and the field, e.g.
     claims/sudoku_mlp.yaml: sudoku-extreme/trm-mlp: profiles.smoke.train.lr: expected a positive number, got 'fast'
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable, Literal, Optional
 
 from audit.errors import InputError
+from audit.seed_lists import parse_seed_list, seed_list_problem
 from audit.setups import CLAIM, SETUPS_FILE, Resolved, Setups, load_setups, resolve
 from audit.yamlio import read_yaml
 from trm.config import DataConfig, ModelConfig, OptimConfig, TrainConfig, check
@@ -27,6 +30,10 @@ from trm.schema import ConfigError, from_dict, non_negative, positive, spec
 # Lower-case words joined by '/', '-', '_', '.'; no empty parts, no '..': ids become run directories.
 CLAIM_ID = re.compile(r"^[a-z0-9][a-z0-9_.+-]*(/[a-z0-9][a-z0-9_.+-]*)*$")
 METRICS_BY_TASK = {"sudoku": ("exact_accuracy",), "maze": ("exact_accuracy",), "arc": ("pass@1", "pass@2")}
+# How the official builders draw a benchmark's data (docs/data-formats.md): the Sudoku and Maze builders
+# are unseeded, so every build (every official run) gets a fresh subset and augmentations ("run"); the
+# ARC builder is seeded with 42, so every official run trains on the same versions ("fixed").
+OFFICIAL_DATA_SEED = {"sudoku": "run", "maze": "run", "arc": "fixed"}
 
 
 MAX_NAME_PART = 100  # characters per '/'-separated part: each becomes a directory name (file systems allow 255 bytes)
@@ -87,6 +94,11 @@ class Profile:
     time: Optional[str] = spec(None, doc="the run time the authors state")
     estimate: Optional[str] = spec(None, doc="our own cost estimate, where we have one")
     deviations: tuple[str, ...] = spec((), doc="declared deviations from the paper's recipe")
+    seeds: tuple[int, ...] = spec((0,), check=seed_list_problem, doc=(
+        "run seeds `trm-audit run` trains: a list [0, 1, 2] or a string of ranges '0-4', '0,2,5-7'"))
+    data_seed: Literal["run", "fixed"] = spec("run", doc=(
+        "run: seed k builds its data with data.seed + k (its own subset and augmentations, as the official "
+        "unseeded builders give every run); fixed: every seed trains on the data of data.seed"))
     model: ModelConfig = spec(ModelConfig(), doc="architecture")
     data: DataConfig = spec(DataConfig(), doc="benchmark and builder")
     train: OptimConfig = spec(OptimConfig(), doc="optimisation, budget, evaluation")
@@ -95,8 +107,21 @@ class Profile:
 
     @property
     def config(self) -> TrainConfig:
-        """The training setup with seed 0; `config.with_seed(k)` for seed k."""
-        return TrainConfig(model=self.model, data=self.data, train=self.train, seed=0)
+        """The training setup of seed 0 (the same under either data_seed policy)."""
+        return self.config_for(0)
+
+    def config_for(self, seed: int) -> TrainConfig:
+        """The training setup of run seed `seed`; with data_seed 'run' its data is built with
+        data.seed + seed (the run seed itself where data.seed is 0, as in every Sudoku and Maze setup).
+
+        An offset of the run seed, not a stream derived from it: the builders already draw each
+        purpose from its own stream of [data.seed, purpose] (trm.data.prepare.rng_for), apart from
+        the model's (trm.seeding); seed 0 keeps the declared data.seed, so the config of seed 0 is
+        the same under both policies; and claims on one benchmark share seed k's subset, so their
+        seed-k runs differ in the model only (and share one cached build).
+        """
+        data = replace(self.data, seed=self.data.seed + seed) if self.data_seed == "run" else self.data
+        return TrainConfig(model=self.model, data=data, train=self.train, seed=seed)
 
 
 @dataclass(frozen=True)
@@ -255,13 +280,20 @@ def _resolve_profile(body: Any, setups: Setups, where: str, name: str) -> Profil
     except ConfigError as err:
         raise err.prefixed(where) from None
     try:
-        profile = from_dict(Profile, resolved.body, where)
+        profile = from_dict(Profile, _seed_range_as_list(resolved.body, where), where)
     except ConfigError as err:
         origin = resolved.origins.get(err.field.removeprefix(f"{where}."), CLAIM)
         if origin == CLAIM:
             raise
         raise ConfigError(err.field, f"{err.reason} (set by setup {origin!r} in {setups.file})") from None
     return replace(profile, name=name, resolution=resolved)
+
+
+def _seed_range_as_list(body: dict, where: str) -> dict:
+    """The body with a `seeds` string ('0-4', '0,2,5-7') spelled out as the list it names."""
+    if isinstance(body.get("seeds"), str):
+        return {**body, "seeds": list(parse_seed_list(body["seeds"], f"{where}.seeds"))}
+    return body
 
 
 def _check_profile_fits_claim(profile: Profile, claim: Claim, where: str) -> None:
@@ -277,6 +309,14 @@ def _check_profile_fits_claim(profile: Profile, claim: Claim, where: str) -> Non
         if (claim.protocol.weights == "ema") != profile.train.ema:
             raise ConfigError(f"{where}.train.ema", f"the claim's protocol evaluates {claim.protocol.weights!r} weights, "
                               f"got ema={profile.train.ema}")
+        # Fixed Sudoku or Maze data leaves the variance of the subset and augmentations (about 2 points
+        # on Sudoku-Extreme, HRM README) out of the seed spread: every interval would be too narrow.
+        # (A processed directory is one draw whatever the policy; ARC's official build is fixed.)
+        fixed_where_official_draws = profile.data_seed == "fixed" and OFFICIAL_DATA_SEED[profile.data.task] == "run"
+        if fixed_where_official_draws and profile.data.source != "processed":
+            raise ConfigError(f"{where}.data_seed", f"the official {profile.data.task} builder draws fresh data for "
+                              "every run, so a comparable profile trains each seed on its own draw; expected "
+                              "'run', got 'fixed' (fixed data makes every interval too narrow)")
         if claim.protocol.supervision_steps != profile.model.halt_max_steps:
             raise ConfigError(f"{where}.model.halt_max_steps", "must equal the protocol's supervision_steps "
                               f"{claim.protocol.supervision_steps}, got {profile.model.halt_max_steps}")

@@ -79,7 +79,12 @@ def _evaluation(result_eval: Optional[dict], metric: str) -> Optional[dict]:
 
 
 def build_record(spec: RunSpec, result: dict, *, started: str, ended: str) -> dict:
-    """run.json content from a spec and the trainer's RunResult dict."""
+    """run.json content from a spec and the trainer's RunResult dict.
+
+    `data` is the trainer's provenance (source, processed directory and its content hash
+    `processed_hash`, sizes) plus `data_seed`, the profile's policy: 'run' (this seed's own data
+    draw, config.data.seed = data.seed + seed) or 'fixed' (every seed of the profile on one draw).
+    """
     metric = spec.claim.metric
     environment = dict(result.get("environment") or {})
     devices = int(environment.get("world_size") or 1)
@@ -100,7 +105,7 @@ def build_record(spec: RunSpec, result: dict, *, started: str, ended: str) -> di
         "config_hash": spec.config.config_hash(),
         "metric": metric,
         "code": code_version(),
-        "data": result.get("data") or {},
+        "data": {**(result.get("data") or {}), "data_seed": spec.claim.profiles[spec.profile].data_seed},
         "environment": environment,
         "started": started,
         "ended": ended,

@@ -66,6 +66,8 @@ class SourceData:
     excluded: tuple[Excluded, ...] = ()
     published: Optional[Published] = None
     deviations: tuple[str, ...] = ()
+    declared_seeds: Optional[tuple[int, ...]] = None  # a profile's `seeds`; None for external results
+    data_seed: Optional[str] = None  # a profile's `data_seed` policy ('run' or 'fixed'); None for external results
 
 
 def collect_sources(registry, records: Iterable, externals: Iterable) -> tuple[list[SourceData], list[str]]:
@@ -107,7 +109,9 @@ def _profile_source(claim, name: str, records: Sequence) -> SourceData:
             excluded.append(Excluded(record.seed, found.status, found.reason, found.value))
     comparable = bool(profile.comparable) if profile is not None else False
     deviations = tuple(profile.deviations) if profile is not None else ()
-    return SourceData(claim.id, name, "profile", comparable, tuple(runs), tuple(excluded), None, deviations)
+    return SourceData(claim.id, name, "profile", comparable, tuple(runs), tuple(excluded), None, deviations,
+                      declared_seeds=tuple(profile.seeds) if profile is not None else None,
+                      data_seed=profile.data_seed if profile is not None else None)
 
 
 def _external_source(result_set, result) -> SourceData:

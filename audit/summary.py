@@ -88,6 +88,8 @@ class SourceResult:
     runs: tuple[RunEntry, ...]
     published: Optional[PublishedEntry]
     readings: Optional[tuple[Union[SeedReading, WilsonReading], ...]]
+    declared_seeds: Optional[tuple[int, ...]] = None  # the profile's declared seeds (None: an external result)
+    data_seed: Optional[str] = None  # the profile's data policy, 'run' or 'fixed' (None: an external result)
 
 
 @dataclass(frozen=True)

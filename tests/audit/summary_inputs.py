@@ -19,7 +19,7 @@ def two_claims_registry():
 def record(registry, claim_id, profile, seed, value=None, total=100, status="completed", config_hash=None):
     """A run record as the runner writes it (run.json parsed by audit.records)."""
     claim = registry.claim(claim_id)
-    config = claim.profiles[profile].config.with_seed(seed)
+    config = claim.profiles[profile].config_for(seed)
     final = None
     if value is not None:
         final = {"step": 10, "value": value, "correct": value / 100 * total, "total": total, "metrics": {}}

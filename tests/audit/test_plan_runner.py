@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from audit.cli import cli
 from audit.errors import InputError
-from audit.plan import assess, expand_plan, parse_seeds
+from audit.plan import assess, expand_plan
 from audit.records import read_record, read_records
 from audit.registry import load_registry
 from audit.runner import run_lock, run_one
@@ -29,17 +29,6 @@ def fake_result(value=0.75, status="completed", error=None):
 @pytest.fixture
 def registry():
     return load_registry([FIXTURE])
-
-
-def test_parse_seeds():
-    assert parse_seeds(None, None) == [0]
-    assert parse_seeds("0,1,2", None) == [0, 1, 2]
-    assert parse_seeds(None, 3) == [0, 1, 2]
-    for bad in ("1,x", "-1", "1,1"):
-        with pytest.raises(InputError, match="--seeds"):
-            parse_seeds(bad, None)
-    with pytest.raises(InputError):
-        parse_seeds("0", 2)
 
 
 def test_expand_plan_counts_and_paths(registry, tmp_path):

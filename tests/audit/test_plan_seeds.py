@@ -23,7 +23,7 @@ def registry():
 
 def record_dict(registry, claim_id, profile, seed, value):
     claim = registry.claim(claim_id)
-    config = claim.profiles[profile].config.with_seed(seed)
+    config = claim.profiles[profile].config_for(seed)
     final = {"step": 4, "value": value, "correct": value, "total": 100, "metrics": {}}
     return {"format_version": 1, "claim_id": claim_id, "profile": profile, "seed": seed, "status": "completed",
             "error": None, "config": config.to_dict(), "config_hash": config.config_hash(), "metric": claim.metric,

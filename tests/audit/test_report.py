@@ -36,7 +36,7 @@ def toy(tmp_path) -> dict:
     registry = load_registry([claims])
     for path in sorted(runs.rglob("run.json")):
         record = json.loads(path.read_text())
-        config = registry.claim(record["claim_id"]).profiles[record["profile"]].config.with_seed(record["seed"])
+        config = registry.claim(record["claim_id"]).profiles[record["profile"]].config_for(record["seed"])
         if record["config"] == CURRENT:
             record["config"] = config.to_dict()
             if record["config_hash"] != CURRENT:  # the stale run was made with another learning rate

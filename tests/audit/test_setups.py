@@ -31,6 +31,16 @@ def test_every_profile_resolves_to_the_pinned_config():
             assert resolved[claim_id][name] == pinned, f"{claim_id} {name}"
 
 
+def test_every_declared_smoke_seed_keeps_the_pinned_data():
+    """Smoke profiles are data_seed fixed: seed k's config is the pinned one with seed k and nothing
+    else changed, so the committed records of seeds 1 and 2 stay current too."""
+    registry = load_registry([ROOT / "claims"])
+    for claim in registry.claims:
+        smoke = claim.profiles["smoke"]
+        for seed in smoke.seeds:
+            assert smoke.config_for(seed).to_dict() == {**PINNED[claim.id]["smoke"]["config"], "seed": seed}, claim.id
+
+
 def copy_claims(tmp_path: Path, *names: str) -> Path:
     """The shipped setups file and the named claims files in a fresh directory, to edit."""
     for name in ("setups.yaml", *names):
