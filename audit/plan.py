@@ -65,6 +65,8 @@ def expand_plan(registry: Registry, *, profile: str, runs_dir: Path, seeds: Opti
     claims = [registry.claim(cid) for cid in wanted] if wanted else list(registry.claims)
     specs = []
     for claim in claims:
+        if claim.runs_of is not None:
+            continue  # scored from the runs of claim.runs_of, which that claim trains
         if profile not in claim.profiles:
             known = ", ".join(claim.profiles)
             raise InputError(f"{claim.file}: {claim.id}: profiles: no profile {profile!r} (known: {known})")

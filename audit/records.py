@@ -68,6 +68,8 @@ class RunRecord:
     device_hours: Optional[float]
     steps: Optional[int]
     path: Path
+    raw_final: Optional[Evaluation] = None  # the raw weights beside the EMA copy (train.eval_raw_weights)
+    raw_best: Optional[Evaluation] = None
 
 
 class RecordError(ValueError):
@@ -88,12 +90,14 @@ def parse_record(data: Any, path: Path) -> RunRecord:
     try:
         final = Evaluation.from_dict(data.get("final"))
         best = Evaluation.from_dict(data.get("best"))
+        raw_final = Evaluation.from_dict(data.get("raw_final"))  # absent in records of runs that did not score them
+        raw_best = Evaluation.from_dict(data.get("raw_best"))
     except (KeyError, TypeError, ValueError) as err:
         raise RecordError(f"final/best: malformed evaluation ({err})") from None
     if data["status"] == "completed":
         if final is None:
             raise RecordError("final: a completed run needs its final evaluation")
-        for name, ev in (("final", final), ("best", best)):
+        for name, ev in (("final", final), ("best", best), ("raw_final", raw_final), ("raw_best", raw_best)):
             if ev is not None and not (math.isfinite(ev.value) and 0 <= ev.value <= 100):
                 raise RecordError(f"{name}.value: expected a percentage, got {ev.value!r}")
             if ev is not None:
@@ -109,7 +113,7 @@ def parse_record(data: Any, path: Path) -> RunRecord:
         environment=dict(data.get("environment") or {}), code=dict(data.get("code") or {}),
         data=dict(data.get("data") or {}), started=data.get("started"), ended=data.get("ended"),
         wall_time_s=data.get("wall_time_s"), device_hours=data.get("device_hours"),
-        steps=data.get("steps"), path=path,
+        steps=data.get("steps"), path=path, raw_final=raw_final, raw_best=raw_best,
     )
 
 

@@ -141,6 +141,9 @@ class Claim:
     tolerance_pp: float = spec(2.0, check=non_negative, doc="|achieved - claimed| within this counts as reproduced")
     other_values: tuple[OtherValue, ...] = spec((), doc="other values for the same claim and where they appear")
     notes: str = spec("", doc="anything a reader of the report should know")
+    runs_of: Optional[str] = spec(None, check=_claim_id, doc=(
+        "the claim whose runs are this claim's evidence, scored by this claim's protocol (e.g. `weights: raw` "
+        "of EMA runs); this claim trains nothing and its profiles must be that claim's"))
     profiles: dict = field(default_factory=dict, metadata={"internal": True})
     file: str = field(default="", compare=False, metadata={"internal": True})
 
@@ -153,7 +156,9 @@ class Comparison:
     a: str = spec(check=_claim_id, doc="claim expected to be higher")
     b: str = spec(check=_claim_id, doc="claim expected to be lower")
     statement: str = spec(check=_non_empty, doc="the comparative claim in words")
-    alternative: Literal["greater"] = spec("greater", doc="direction of the one-tailed test: a > b")
+    alternative: Literal["greater", "equivalent"] = spec("greater", doc=(
+        "greater: a > b, one-tailed; equivalent: |a - b| < margin_pp (the paper reports no significant difference)"))
+    margin_pp: Optional[float] = spec(None, check=positive, doc="equivalence margin in pp (alternative: equivalent only)")
     file: str = field(default="", compare=False, metadata={"internal": True})
 
 
@@ -193,7 +198,33 @@ def load_registry(paths: Iterable[Path | str]) -> Registry:
         claims.extend(file_claims)
         comparisons.extend(file_comparisons)
     _check_comparisons(comparisons, seen)
+    _check_runs_of(claims)
     return Registry(tuple(claims), tuple(comparisons))
+
+
+def _check_runs_of(claims: list[Claim]) -> None:
+    """A claim scored from another claim's runs names a claim that trains them, with the same profiles.
+
+    Same profile names, same configs (so each record of that claim is a record of this one) and the
+    same metric; the named claim must train its own runs (one level, no chains).
+    """
+    by_id = {claim.id: claim for claim in claims}
+    for claim in claims:
+        if claim.runs_of is None:
+            continue
+        where = f"{claim.file}: {claim.id}: runs_of"
+        source = by_id.get(claim.runs_of)
+        if source is None:
+            raise InputError(f"{where}: names unknown claim {claim.runs_of!r}")
+        if source.id == claim.id or source.runs_of is not None:
+            raise InputError(f"{where}: {claim.runs_of!r} must train its own runs (no runs_of of its own, not itself)")
+        if source.metric != claim.metric:
+            raise InputError(f"{where}: {source.id} measures {source.metric!r}, this claim {claim.metric!r}")
+        for name, profile in claim.profiles.items():
+            theirs = source.profiles.get(name)
+            if theirs is None or theirs.config != profile.config:
+                raise InputError(f"{claim.file}: {claim.id}: profiles.{name}: must be {source.id}'s profile "
+                                 f"{name!r} (same config), whose runs it scores")
 
 
 def _expand(paths: Iterable[Path | str]) -> list[Path]:
@@ -306,9 +337,11 @@ def _check_profile_fits_claim(profile: Profile, claim: Claim, where: str) -> Non
     if claim.metric not in allowed:
         raise ConfigError(f"{where}.data.task", f"task {profile.data.task!r} cannot measure {claim.metric!r}")
     if profile.comparable:
-        if (claim.protocol.weights == "ema") != profile.train.ema:
-            raise ConfigError(f"{where}.train.ema", f"the claim's protocol evaluates {claim.protocol.weights!r} weights, "
-                              f"got ema={profile.train.ema}")
+        if claim.protocol.weights == "ema" and not profile.train.ema:
+            raise ConfigError(f"{where}.train.ema", "the claim's protocol evaluates 'ema' weights, got ema=False")
+        if claim.protocol.weights == "raw" and profile.train.ema and not profile.train.eval_raw_weights:
+            raise ConfigError(f"{where}.train.ema", "the claim's protocol evaluates 'raw' weights: expected ema=False, "
+                              "or an EMA run that scores its raw weights too (train.eval_raw_weights: true)")
         # Fixed Sudoku or Maze data leaves the variance of the subset and augmentations (about 2 points
         # on Sudoku-Extreme, HRM README) out of the seed spread: every interval would be too narrow.
         # (A processed directory is one draw whatever the policy; ARC's official build is fixed.)
@@ -330,6 +363,9 @@ def _parse_comparison(path: Path, index: int, body: Any) -> Comparison:
         raise InputError(f"{path}: {label}: {err}") from None
     if comparison.a == comparison.b:
         raise InputError(f"{path}: {label}: b: compares a claim with itself ({comparison.a!r})")
+    if (comparison.alternative == "equivalent") != (comparison.margin_pp is not None):
+        raise InputError(f"{path}: {label}: margin_pp: an equivalence needs its margin and only an equivalence has one, "
+                         f"got alternative {comparison.alternative!r} with margin_pp {comparison.margin_pp!r}")
     return replace(comparison, file=str(path))
 
 

@@ -84,12 +84,15 @@ def build_record(spec: RunSpec, result: dict, *, started: str, ended: str) -> di
     `data` is the trainer's provenance (source, processed directory and its content hash
     `processed_hash`, sizes) plus `data_seed`, the profile's policy: 'run' (this seed's own data
     draw, config.data.seed = data.seed + seed) or 'fixed' (every seed of the profile on one draw).
+    A run that scored its raw weights beside the EMA copy (train.eval_raw_weights) also gets
+    `raw_final` / `raw_best`, shaped like `final` / `best`; other records have neither key.
     """
     metric = spec.claim.metric
     environment = dict(result.get("environment") or {})
     devices = int(environment.get("world_size") or 1)
     wall = float(result.get("wall_time_s") or 0.0)
     final = _evaluation(result.get("final"), metric)
+    raw = {key: _evaluation(result[key], metric) for key in ("raw_final", "raw_best") if result.get(key)}
     status = result["status"]
     error = result.get("error")
     if status == "completed" and final is None:
@@ -117,6 +120,7 @@ def build_record(spec: RunSpec, result: dict, *, started: str, ended: str) -> di
         "final": final,
         "best": _evaluation(result.get("best"), metric),
         "selected": checkpoint_rule(spec.claim),
+        **raw,
     }
 
 

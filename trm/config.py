@@ -41,7 +41,7 @@ class ModelConfig:
     num_heads: int = spec(8, check=positive, doc="attention heads (head dim = hidden_size / num_heads)")
     expansion: float = spec(4.0, check=positive, doc="SwiGLU expansion before the rounding to 256")
     l_layers: int = spec(2, check=positive, doc="blocks in f (TRM) or f_L (HRM); official L_layers")
-    h_layers: int = spec(0, check=non_negative, doc="blocks in f_H (HRM only; 0 for TRM); official H_layers")
+    h_layers: int = spec(0, check=non_negative, doc="blocks in f_H (HRM, or TRM with separate_nets; else 0); official H_layers")
     h_cycles: int = spec(3, check=positive, doc="T in the TRM paper (N in HRM); official H_cycles")
     l_cycles: int = spec(6, check=positive, doc="n in the TRM paper (T in HRM); official L_cycles")
     mixer: Literal["attention", "mlp"] = spec("mlp", doc="token mixer; 'mlp' is the official mlp_t=True")
@@ -51,6 +51,13 @@ class ModelConfig:
     halt_max_steps: int = spec(16, check=positive, doc="N_sup, supervision steps; every test example runs all of them")
     halt_exploration_prob: float = spec(0.1, check=probability, doc="chance a training slot gets a random minimum step count")
     act_continue: bool = spec(False, doc="HRM's Q-continue loss and q_halt > q_continue halting (official no_ACT_continue=False)")
+    one_step_gradient: bool = spec(False, doc=(
+        "TRM: gradient through the last z update and the last y update only (HRM's 1-step gradient, the Table 1 "
+        "ablation); false: through the whole last cycle (n + 1 calls of f), as officially. HRM always takes its "
+        "1-step gradient"))
+    separate_nets: bool = spec(False, doc=(
+        "TRM: y is updated by a second network f_H of h_layers blocks, z by f_L (the Table 1 ablation 'separate "
+        "f_H and f_L'); false: one network f for both, as officially. HRM always has both"))
     rms_norm_eps: float = spec(1e-5, check=positive, doc="epsilon of the weightless RMSNorm")
     rope_theta: float = spec(10000.0, check=positive, doc="RoPE base")
     forward_dtype: Literal["auto", "float32", "bfloat16"] = spec(
@@ -65,8 +72,16 @@ class ModelConfig:
             raise ConfigError("num_heads", f"must divide hidden_size {self.hidden_size}, got {self.num_heads}")
         if self.arch == "hrm" and self.h_layers < 1:
             raise ConfigError("h_layers", f"HRM needs at least one f_H block, got {self.h_layers}")
-        if self.arch == "trm" and self.h_layers != 0:
+        if self.arch == "trm" and not self.separate_nets and self.h_layers != 0:
             raise ConfigError("h_layers", f"TRM has one network (l_layers); expected 0, got {self.h_layers}")
+        if self.arch == "trm" and self.separate_nets and self.h_layers < 1:
+            raise ConfigError("h_layers", f"separate_nets needs at least one f_H block, got {self.h_layers}")
+        if self.arch == "hrm" and self.separate_nets:
+            raise ConfigError("separate_nets", "a TRM ablation; HRM always has separate f_L and f_H (h_layers), "
+                              "expected false, got true")
+        if self.arch == "hrm" and self.one_step_gradient:
+            raise ConfigError("one_step_gradient", "a TRM ablation; HRM always takes its 1-step gradient, "
+                              "expected false, got true")
         if self.arch == "hrm" and self.mixer == "mlp":
             raise ConfigError("mixer", "HRM has no token-mixing MLP variant; expected 'attention', got 'mlp'")
         if self.arch == "hrm" and not self.act_continue:
@@ -181,12 +196,18 @@ class OptimConfig:
     puzzle_emb_weight_decay: float = spec(1.0, check=non_negative, doc="decay of the puzzle-embedding rows in a batch")
     ema: bool = spec(True, doc="evaluate and checkpoint an exponential moving average of the parameters")
     ema_rate: float = spec(0.999, check=unit_open, doc="EMA rate: shadow <- rate * shadow + (1 - rate) * weights")
+    eval_raw_weights: bool = spec(False, doc=(
+        "with ema: also score the raw weights at every evaluation, beside the EMA copy (the paper's 'no EMA' arm "
+        "as a paired difference; costs one more evaluation each time, changes nothing else)"))
     eval_batch_size: Optional[int] = spec(None, check=positive, doc="test batch; null = global_batch_size")
     eval_pool_votes: bool = spec(True, doc="ARC: pool pass@k votes across a run's evaluations (official default)")
     checkpoint_every: int = spec(200, check=positive, doc="optimizer steps between resumable checkpoints")
     compile: bool = spec(False, doc="torch.compile the model (no semantic effect)")
 
     def validate(self) -> None:
+        if self.eval_raw_weights and not self.ema:
+            raise ConfigError("eval_raw_weights", "without ema every evaluation already scores the raw weights; "
+                              "expected false, got true")
         if self.eval_interval > self.epochs:
             raise ConfigError("eval_interval", f"must not exceed epochs {self.epochs}, got {self.eval_interval}")
         if self.epochs % self.eval_interval:
@@ -209,6 +230,10 @@ class TrainConfig:
 
     def validate(self) -> None:
         data, t = self.data, self.train
+        if data.task == "arc" and t.eval_raw_weights:
+            # ARC's pass@k pools votes across a run's evaluations; a second scoring would need its own pool.
+            raise ConfigError("train.eval_raw_weights", "not supported for ARC (pooled pass@k votes); "
+                              "expected false, got true")
         # Sudoku and Maze puzzles are one example each, so a loader iteration (eval_interval epochs)
         # draws at most train_size * eval_interval examples, and the partial last batch is dropped.
         if data.task in ("sudoku", "maze") and data.source != "processed" and data.train_size is not None:

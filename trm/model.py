@@ -87,8 +87,8 @@ class RecursiveModel(nn.Module):
             return Stack([Block(hidden_size=width, num_heads=cfg.num_heads, expansion=cfg.expansion,
                                 positions=positions, mixer=cfg.mixer, eps=cfg.rms_norm_eps) for _ in range(layers)])
 
-        self.f_L = stack(cfg.l_layers)  # TRM: the one network f; HRM: the low-level f_L
-        self.f_H = stack(cfg.h_layers) if cfg.arch == "hrm" else None
+        self.f_L = stack(cfg.l_layers)  # TRM: the one network f (or the z network); HRM: the low-level f_L
+        self.f_H = stack(cfg.h_layers) if cfg.arch == "hrm" or cfg.separate_nets else None
 
         self.lm_head = Linear(width, vocab_size)
         self.q_head = Linear(width, 2, bias=True)
@@ -167,7 +167,7 @@ class RecursiveModel(nn.Module):
         positions dropped), and q_halt, q_continue (B,) float32 read from z_H at position 0.
         """
         x = self.embed_input(inputs, puzzle_identifiers)
-        if self.f_H is None:
+        if self.cfg.arch == "trm":
             z_H, z_L = self._trm_recursion(z_H, z_L, x)
         else:
             z_H, z_L = self._hrm_recursion(z_H, z_L, x)
@@ -176,17 +176,30 @@ class RecursiveModel(nn.Module):
         return z_H.detach(), z_L.detach(), logits, q[:, 0], q[:, 1]
 
     def _trm_recursion(self, z_H, z_L, x):
-        """T-1 full cycles without gradient, then one with gradient (n+1 calls of f)."""
+        """T-1 full cycles without gradient, then one with gradient (n+1 calls of f).
+
+        With `one_step_gradient` the last cycle's first n-1 latent updates run without gradient
+        too, so only the last z update and the y update are differentiated (HRM's 1-step gradient).
+        """
         with torch.no_grad():
             for _ in range(self.cfg.h_cycles - 1):
-                z_H, z_L = self._trm_cycle(z_H, z_L, x)
-        return self._trm_cycle(z_H, z_L, x)
+                z_H, z_L = self._trm_cycle(z_H, z_L, x, self.cfg.l_cycles)
+        if not self.cfg.one_step_gradient:
+            return self._trm_cycle(z_H, z_L, x, self.cfg.l_cycles)
+        with torch.no_grad():
+            for _ in range(self.cfg.l_cycles - 1):
+                z_L = self.f_L(z_L, z_H + x, self.rope)
+        return self._trm_cycle(z_H, z_L, x, 1)
 
-    def _trm_cycle(self, z_H, z_L, x):
-        """n latent updates z <- f(z + y + x), then the answer update y <- f(y + z)."""
-        for _ in range(self.cfg.l_cycles):
+    def _trm_cycle(self, z_H, z_L, x, latent_updates: int):
+        """`latent_updates` (n) updates z <- f(z + y + x), then the answer update y <- f(y + z).
+
+        With `separate_nets` y is updated by f_H, else by the same network f (f_L) as z.
+        """
+        for _ in range(latent_updates):
             z_L = self.f_L(z_L, z_H + x, self.rope)
-        z_H = self.f_L(z_H, z_L, self.rope)
+        answer_net = self.f_H if self.f_H is not None else self.f_L
+        z_H = answer_net(z_H, z_L, self.rope)
         return z_H, z_L
 
     def _hrm_recursion(self, z_H, z_L, x):

@@ -3,7 +3,9 @@
 `EvalResult.metrics` holds fractions (exact_accuracy 0.874, not 87.4); `counts` holds the
 (correct, total) integers behind exact_accuracy and every pass@k, so that binomial intervals can be
 computed later. `RunResult.final` is the last evaluation, `best` the one with the highest primary
-metric: it is labelled as such and never stands in for the final one.
+metric: it is labelled as such and never stands in for the final one. An EMA run with
+`eval_raw_weights` also scores its raw weights at every evaluation (`EvalResult.raw`), and
+`raw_final` / `raw_best` pick from those the same way.
 """
 from __future__ import annotations
 
@@ -21,15 +23,21 @@ class EvalResult:
     """name -> fraction (accuracy, exact_accuracy, q_halt_accuracy, steps, losses, pass@k)"""
     counts: dict
     """name -> [correct, total] for exact_accuracy and pass@k"""
+    raw: Optional["EvalResult"] = None
+    """the raw weights scored at the same step, beside the EMA copy (OptimConfig.eval_raw_weights); else None"""
 
     def to_dict(self) -> dict:
-        return {"step": self.step, "epoch": self.epoch, "metrics": dict(self.metrics),
-                "counts": {k: list(v) for k, v in self.counts.items()}}
+        out = {"step": self.step, "epoch": self.epoch, "metrics": dict(self.metrics),
+               "counts": {k: list(v) for k, v in self.counts.items()}}
+        if self.raw is not None:  # absent, not null: dicts of runs without it stay as they were
+            out["raw"] = self.raw.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> "EvalResult":
         return cls(step=int(data["step"]), epoch=int(data["epoch"]), metrics=dict(data["metrics"]),
-                   counts={k: list(v) for k, v in data["counts"].items()})
+                   counts={k: list(v) for k, v in data["counts"].items()},
+                   raw=cls.from_dict(data["raw"]) if data.get("raw") else None)
 
     def value(self, metric: str) -> float:
         return float(self.metrics[metric])
@@ -59,11 +67,25 @@ class RunResult:
     """python, torch, numpy, device, world_size, threads"""
     wall_time_s: float = 0.0
 
+    @property
+    def raw_final(self) -> Optional[EvalResult]:
+        """The raw weights' score at the final evaluation (None unless the run scored them)."""
+        return self.final.raw if self.final else None
+
+    @property
+    def raw_best(self) -> Optional[EvalResult]:
+        """The raw weights' best score over the run by the primary metric (None unless scored)."""
+        return pick_best(tuple(e.raw for e in self.evaluations if e.raw is not None), self.primary_metric)
+
     def to_dict(self) -> dict:
+        """A JSON-able dict; `raw_final` / `raw_best` are added only when the run scored the raw weights."""
         out = asdict(self)
         out["evaluations"] = [e.to_dict() for e in self.evaluations]
         out["final"] = self.final.to_dict() if self.final else None
         out["best"] = self.best.to_dict() if self.best else None
+        if self.raw_final is not None:
+            out["raw_final"] = self.raw_final.to_dict()
+            out["raw_best"] = self.raw_best.to_dict() if self.raw_best else None
         return out
 
     @classmethod

@@ -4,7 +4,7 @@
     for each loader iteration (eval_interval epochs):
         for each batch: lr, one supervision step on the persistent carry, loss / global batch,
                         backward, all-reduce, both optimisers, EMA
-        evaluate (the EMA copy), log, checkpoint
+        evaluate (the EMA copy; with eval_raw_weights the raw weights too), log, checkpoint
 
 One optimizer update per batch; the carry of B slots lives for the whole run (halted slots take
 the batch's example in their slot, the others keep theirs). The budget is the official
@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -130,10 +131,12 @@ def _train(cfg: TrainConfig, run_dir: Path, ctx: distributed.Context, data_cache
             if updated and pos.step % t.checkpoint_every == 0:
                 state.save(run_dir / "checkpoint", metrics_log, wall_time_s())
 
-        # Evaluate the EMA copy (or the raw weights), log, checkpoint.
+        # Evaluate the EMA copy (or the raw weights; with eval_raw_weights both), log, checkpoint.
         evaluation = _evaluate(state, test_set, cfg, epoch=(pos.iteration + 1) * t.eval_interval)
         pos.evaluations.append(evaluation.to_dict())
         metrics_log.write(pos.step, "test", evaluation.metrics)
+        if evaluation.raw is not None:
+            metrics_log.write(pos.step, "test_raw", evaluation.raw.metrics)
         log.info("step %d epoch %d: %s", pos.step, evaluation.epoch, _summary(evaluation.metrics))
         pos.iteration += 1
         pos.batch_index = 0
@@ -170,12 +173,24 @@ def train_step(state: TrainState, batch: dict, *, lr: float, emb_lr: float, glob
 
 
 def _evaluate(state: TrainState, test_set, cfg: TrainConfig, epoch: int) -> EvalResult:
-    """Score `state.eval_model()` on the test split; the copy is dropped before training goes on."""
+    """Score `state.eval_model()` on the test split; the copy is dropped before training goes on.
+
+    With `eval_raw_weights` (an EMA run) the raw weights are scored next, into the result's `raw`:
+    evaluation draws no random numbers and changes no weight, so training and the EMA scores are
+    those of a run without it.
+    """
     t = cfg.train
-    scores = evaluate(state.eval_model(), test_set, batch_size=t.eval_batch_size or t.global_batch_size,
-                      device=state.ctx.device, arc_evaluator=state.arc,
-                      rank=state.ctx.rank, world_size=state.ctx.world_size)
-    return EvalResult(state.position.step, epoch, scores.metrics, scores.counts)
+
+    def score(model: torch.nn.Module, arc_evaluator) -> EvalResult:
+        scores = evaluate(model, test_set, batch_size=t.eval_batch_size or t.global_batch_size,
+                          device=state.ctx.device, arc_evaluator=arc_evaluator,
+                          rank=state.ctx.rank, world_size=state.ctx.world_size)
+        return EvalResult(state.position.step, epoch, scores.metrics, scores.counts)
+
+    evaluation = score(state.eval_model(), state.arc)
+    if t.eval_raw_weights:  # never with ARC (trm.config): its pooled votes belong to the EMA scores
+        evaluation = replace(evaluation, raw=score(state.model, None))
+    return evaluation
 
 
 def _build_data(cfg: TrainConfig, cache: Path, ctx: distributed.Context):

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from audit.cli import cli
@@ -24,6 +25,15 @@ TABLE_1 = {
     "arc-agi-1/hrm": (40.3, 27),
     "arc-agi-1/trm-att-h3l6": (None, 7),
 }
+ABLATIONS = {  # Table 1's ablations of TRM-MLP on Sudoku-Extreme: claimed, params_m, counted parameters
+    "sudoku-extreme/trm-mlp-1step-gradient": (56.5, 5, 5_028_866),
+    "sudoku-extreme/trm-mlp-t2-n2": (73.7, 5, 5_028_866),
+    "sudoku-extreme/trm-mlp-no-ema": (79.9, 5, 5_028_866),
+    "sudoku-extreme/trm-mlp-separate-nets": (82.4, 10, 10_045_442),
+    "sudoku-extreme/trm-mlp-4-layers": (79.5, 10, 10_045_442),
+    "sudoku-extreme/trm-mlp-act-continue": (86.1, 5, 5_028_866),
+}
+TABLE_1.update({claim_id: (claimed, params) for claim_id, (claimed, params, _) in ABLATIONS.items()})
 
 
 def test_shipped_registry_holds_table_1():
@@ -74,7 +84,7 @@ def test_claims_json_lists_every_claim_and_comparison():
     assert result.exit_code == 0, result.output
     listing = json.loads(result.output)
     assert {c["id"]: c["claimed"] for c in listing["claims"]} == {k: v[0] for k, v in TABLE_1.items()}
-    assert len(listing["comparisons"]) == 6
+    assert len(listing["comparisons"]) == 6 + len(ABLATIONS)
 
 
 # (description, text edit applied to the fixture, expected fragment naming the place and the problem)
@@ -165,4 +175,107 @@ def test_claims_json_counts_the_paper_models_parameters():
         "sudoku-extreme/trm-mlp": 5_028_866, "sudoku-extreme/trm-att": 6_828_034, "maze-hard/trm-att": 6_822_914,
         "arc-agi-1/trm-att": 6_829_058, "arc-agi-1/trm-att-h3l6": 6_829_058, "sudoku-extreme/hrm": 27_275_266,
         "maze-hard/hrm": 27_270_146, "arc-agi-1/hrm": 27_276_290,
+        **{claim_id: counted for claim_id, (_, _, counted) in ABLATIONS.items()},
     }
+
+
+def test_ablations_change_one_thing_of_the_full_model_and_compare_with_it():
+    """Each ablation's paper profile is TRM-MLP's with the change it names; each is compared with the
+    full model (full > ablation; the ACT continue loss as an equivalence)."""
+    from dataclasses import asdict
+
+    registry = load_registry([ROOT / "claims"])
+    full = asdict(registry.claim("sudoku-extreme/trm-mlp").profiles["paper"].config)
+    changed = {}
+    for claim_id in ABLATIONS:
+        config = asdict(registry.claim(claim_id).profiles["paper"].config)
+        changed[claim_id] = {f"{section}.{key}": value for section in ("model", "data", "train")
+                             for key, value in config[section].items() if full[section][key] != value}
+    assert changed == {
+        "sudoku-extreme/trm-mlp-1step-gradient": {"model.one_step_gradient": True},
+        "sudoku-extreme/trm-mlp-t2-n2": {"model.h_cycles": 2, "model.l_cycles": 2},
+        "sudoku-extreme/trm-mlp-no-ema": {},
+        "sudoku-extreme/trm-mlp-separate-nets": {"model.separate_nets": True, "model.h_layers": 2},
+        "sudoku-extreme/trm-mlp-4-layers": {"model.l_layers": 4, "model.l_cycles": 3},
+        "sudoku-extreme/trm-mlp-act-continue": {"model.act_continue": True},
+    }
+    assert full["train"]["eval_raw_weights"] and full["train"]["ema"]
+    no_ema = registry.claim("sudoku-extreme/trm-mlp-no-ema")
+    assert (no_ema.runs_of, no_ema.protocol.weights) == ("sudoku-extreme/trm-mlp", "raw")
+    compared = {c.b: (c.a, c.alternative, c.margin_pp) for c in registry.comparisons}
+    for claim_id in ABLATIONS:
+        expected = ("equivalent", 2.0) if claim_id.endswith("act-continue") else ("greater", None)
+        assert compared[claim_id] == ("sudoku-extreme/trm-mlp", *expected), claim_id
+
+
+def test_claims_scored_from_other_runs_are_not_planned():
+    from audit.plan import expand_plan
+
+    registry = load_registry([ROOT / "claims"])
+    planned = {spec.claim.id for spec in expand_plan(registry, profile="smoke", seeds=[0], runs_dir=Path("runs"))}
+    assert "sudoku-extreme/trm-mlp" in planned and "sudoku-extreme/trm-mlp-no-ema" not in planned
+    assert set(ABLATIONS) - {"sudoku-extreme/trm-mlp-no-ema"} <= planned
+
+
+RUNS_OF = """  - id: toy/gamma
+    statement: "Toy TRM without EMA."
+    source: {paper: "Toy paper"}
+    benchmark: toy-sudoku
+    model: TRM-MLP
+    metric: exact_accuracy
+    protocol: {weights: raw}
+    claimed: 70.0
+    runs_of: RUNS_OF
+    profiles:
+      PROFILES
+"""
+
+
+@pytest.mark.parametrize("runs_of, profiles, expected", [
+    ("toy/delta", "smoke: {base: toy-smoke}", "toy/gamma: runs_of: names unknown claim 'toy/delta'"),
+    ("toy/gamma", "smoke: {base: toy-smoke}", "toy/gamma: runs_of: 'toy/gamma' must train its own runs"),
+    ("toy/alpha", "other: {base: toy-smoke}", "toy/gamma: profiles.other: must be toy/alpha's profile 'other'"),
+    ("toy/alpha", "smoke: {base: toy-smoke, train: {lr: 0.5}}", "toy/gamma: profiles.smoke: must be toy/alpha's profile 'smoke' (same config)"),
+], ids=["unknown", "itself", "missing-profile", "other-config"])
+def test_runs_of_names_a_claim_whose_profiles_it_shares(tmp_path, runs_of, profiles, expected):
+    alpha_smoke = load_registry([FIXTURE]).claim("toy/alpha").profiles["smoke"]
+    setups = {"setups": {"toy-smoke": {"comparable": False, "model": _section(alpha_smoke.model),
+                                       "data": _section(alpha_smoke.data), "train": _section(alpha_smoke.train)}}}
+    (tmp_path / "setups.yaml").write_text(yaml.safe_dump(setups))
+    text = FIXTURE.read_text().replace("comparisons:", RUNS_OF.replace("RUNS_OF", runs_of).replace(
+        "PROFILES", profiles) + "comparisons:", 1)
+    (tmp_path / "claims.yaml").write_text(text)
+    with pytest.raises(InputError) as err:
+        load_registry([tmp_path / "claims.yaml"])
+    assert expected in str(err.value)
+
+
+def _section(config) -> dict:
+    from dataclasses import asdict
+
+    return asdict(config)
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ("    alternative: equivalent\n", "toy/alpha-vs-beta: margin_pp: an equivalence needs its margin"),
+    ("    margin_pp: 2.0\n", "toy/alpha-vs-beta: margin_pp: an equivalence needs its margin and only an equivalence"),
+])
+def test_equivalence_comparisons_carry_their_margin(tmp_path, extra, expected):
+    text = FIXTURE.read_text()
+    old = "    b: toy/beta\n"
+    assert old in text
+    (tmp_path / "claims.yaml").write_text(text.replace(old, old + extra, 1))
+    with pytest.raises(InputError, match=expected):
+        load_registry([tmp_path / "claims.yaml"])
+
+
+def test_a_raw_claim_on_ema_runs_needs_them_to_score_raw_weights(tmp_path):
+    text = FIXTURE.read_text()
+    old = "ema: true, ema_rate: 0.9}\n      smoke"
+    assert old in text
+    (tmp_path / "claims.yaml").write_text(text.replace("protocol: {weights: ema", "protocol: {weights: raw", 1))
+    with pytest.raises(InputError, match="toy/alpha: profiles.paper.train.ema: the claim's protocol evaluates 'raw' weights"):
+        load_registry([tmp_path / "claims.yaml"])
+    (tmp_path / "claims.yaml").write_text(text.replace("protocol: {weights: ema", "protocol: {weights: raw", 1).replace(
+        old, "ema: true, ema_rate: 0.9, eval_raw_weights: true}\n      smoke", 1))
+    assert load_registry([tmp_path / "claims.yaml"]).claim("toy/alpha").protocol.weights == "raw"
