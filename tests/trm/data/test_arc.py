@@ -181,6 +181,37 @@ def test_task_with_several_test_inputs_scores_the_fraction_solved(tmp_path):
     assert result["counts"]["pass@1"] == [1.5, 2] and result["test_inputs"] == 3
 
 
+def test_all_or_nothing_credit_needs_every_test_input(tmp_path):
+    """HRM's arc_eval.ipynb: a task counts only when all its test inputs are solved at k."""
+    rows = [(3, B1, B1_OUT, 0.0), (3, B2, WRONG, 1.0), (3, B2, B2_OUT, 0.0), (1, A, RIGHT, 0.0)]
+    scores = {}
+    for credit in ("fraction", "all"):
+        ev = ArcEvaluator(evaluator_dir(tmp_path, credit), pool_votes=True, task_credit=credit)
+        feed(ev, rows)   # t2: B1 solved at 1; B2's right grid is second (same votes, less confident)
+        scores[credit] = ev.result()
+    assert scores["fraction"]["per_task"]["t2"]["pass@1"] == 0.5
+    assert scores["all"]["per_task"]["t2"]["pass@1"] == 0.0
+    assert scores["all"]["per_task"]["t2"]["pass@2"] == 1.0         # both inputs solved within 2
+    assert scores["all"]["counts"]["pass@1"] == [1.0, 2] and scores["fraction"]["counts"]["pass@1"] == [1.5, 2]
+    assert scores["all"]["pass@2"] == scores["fraction"]["pass@2"] == 1.0   # the two agree once all are solved
+    assert scores["all"]["task_credit"] == "all"
+
+
+def test_single_input_tasks_score_alike_under_either_credit(tmp_path):
+    results = []
+    for credit in ("fraction", "all"):
+        ev = ArcEvaluator(evaluator_dir(tmp_path, credit), pool_votes=True, task_credit=credit)
+        feed(ev, [(1, A, WRONG, 2.0), (2, A, RIGHT, 0.0)])
+        results.append({k: v for k, v in ev.result().items() if k != "task_credit"})
+    assert results[0] == results[1]
+    assert results[0]["per_task"]["t1"]["pass@1"] == 0.0 and results[0]["per_task"]["t1"]["pass@2"] == 1.0
+
+
+def test_unknown_task_credit_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="task_credit: expected one of fraction, all, got 'half'"):
+        ArcEvaluator(evaluator_dir(tmp_path), task_credit="half")
+
+
 def test_pooled_and_unpooled_votes(tmp_path):
     results = {}
     for pool in (True, False):
