@@ -140,12 +140,12 @@ def data_gap(record: RunRecord) -> Optional[str]:
     when an ARC source lacked a subset of the paper's build, e.g. ConceptARC), e.g.
     "ConceptARC missing: 160 of 960 training groups absent".
     """
-    absent = record.data.get("arc_absent")
-    if not absent:
+    absent = record.data.get("arc_absent")  # its shape is checked when the record is read
+    if absent is None:
         return None
-    subsets = absent.get("subsets") or {}
+    subsets = absent["subsets"]
     names = " and ".join(SUBSET_NAMES.get(name, name) for name in subsets)
-    return f"{names} missing: {sum(subsets.values())} of {absent.get('train_groups')} training groups absent"
+    return f"{names} missing: {sum(subsets.values())} of {absent['train_groups']} training groups absent"
 
 
 def standing_at(path: Path, claim, profile: str, seed: int) -> Optional[Standing]:

@@ -109,6 +109,7 @@ def parse_record(data: Any, path: Path) -> RunRecord:
             raise RecordError(f"{name}.value: expected a percentage, got {ev.value!r}")
         if ev is not None:
             _check_agreement(name, ev, str(data["metric"]))
+    _check_absent((data.get("data") or {}).get("arc_absent"))
     selected = data.get("selected", "final")
     if selected not in ("final", "best"):
         raise RecordError(f"selected: expected 'final' or 'best', got {selected!r}")
@@ -122,6 +123,19 @@ def parse_record(data: Any, path: Path) -> RunRecord:
         wall_time_s=data.get("wall_time_s"), device_hours=data.get("device_hours"),
         steps=data.get("steps"), path=path,
     )
+
+
+def _check_absent(absent: Any) -> None:
+    """data.arc_absent, when present: {"subsets": {name: groups > 0}, "train_groups": n >= those groups}."""
+    if absent is None:
+        return
+    subsets = absent.get("subsets") if isinstance(absent, dict) else None
+    total = absent.get("train_groups") if isinstance(absent, dict) else None
+    if not (isinstance(subsets, dict) and subsets and isinstance(total, int)
+            and all(isinstance(n, str) and isinstance(g, int) and g > 0 for n, g in subsets.items())
+            and total >= sum(subsets.values())):
+        raise RecordError(f"data.arc_absent: expected {{'subsets': {{name: groups}}, 'train_groups': n}}, "
+                          f"got {absent!r}")
 
 
 AGREEMENT_PP = 1e-6  # value, metrics[metric] and correct/total are one number written three ways

@@ -171,6 +171,19 @@ def test_only_the_runs_without_concept_are_named(tmp_path):
     assert not source.comparable
 
 
+def test_a_malformed_absent_record_is_damaged(tmp_path):
+    write_tiny_arc(tmp_path / "kaggle")
+    registry = arc_registry(tmp_path)
+    spec = expand_plan(registry, profile="paper", seeds=[0], runs_dir=tmp_path / "runs")[0]
+    run_one(spec, lambda s: arc_result({"arc_absent": {"subsets": {"concept": 160}, "train_groups": 960}}))
+    path = spec.directory / RECORD_NAME
+    data = json.loads(path.read_text())
+    data["data"]["arc_absent"] = {"subsets": {"concept": "all"}}  # a hand edit: the count is gone
+    path.write_text(json.dumps(data))
+    found = standing_at(path, registry.claim("toy/arc"), "paper", 0)
+    assert (found.status, found.counts) == ("damaged", False) and "data.arc_absent: expected" in found.reason
+
+
 def test_a_complete_arc_source_stays_comparable(tmp_path):
     write_tiny_arc(tmp_path / "kaggle")
     registry = arc_registry(tmp_path)
