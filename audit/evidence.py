@@ -120,17 +120,18 @@ def standing(record: RunRecord, claim) -> Standing:
 
 
 def _diverged(record: RunRecord, claim, chosen) -> Standing:
-    """A run stopped on a non-finite loss, under the claim's `protocol.diverged`."""
+    """A run stopped on a non-finite loss, under the claim's `protocol.diverged`; the reason starts
+    with the trainer's own ("non-finite loss nan at step 7")."""
     step = record.diverged_at
     if claim.protocol.diverged == "exclude":
-        return Standing(False, "diverged", f"diverged at step {step} (non-finite loss); excluded by the "
-                        "claim's protocol (diverged: exclude)", chosen, diverged_at=step)
+        return Standing(False, "diverged", f"{record.error}: excluded by the claim's protocol (diverged: exclude)",
+                        chosen, diverged_at=step)
     if chosen is None:
-        return Standing(False, "diverged", f"diverged at step {step} (non-finite loss) before its first "
-                        "evaluation: nothing finite to count", None, diverged_at=step)
+        return Standing(False, "diverged", f"{record.error}, before its first evaluation: nothing finite to count",
+                        None, diverged_at=step)
     which = "last" if checkpoint_rule(claim) == "final" else "best"
-    return Standing(True, "counts", f"diverged at step {step} (non-finite loss); counted with its {which} finite "
-                    f"evaluation (step {chosen.step})", chosen, diverged_at=step, not_comparable=data_gap(record))
+    return Standing(True, "counts", f"{record.error}: counted with its {which} finite evaluation (step {chosen.step})",
+                    chosen, diverged_at=step, not_comparable=data_gap(record))
 
 
 def data_gap(record: RunRecord) -> Optional[str]:

@@ -235,7 +235,7 @@ def test_last_finite_counts_a_diverged_run_with_its_last_evaluation(tmp_path):
     assert claim.protocol.diverged == "last_finite"  # the default
     found = standing_at(specs[0].directory / RECORD_NAME, claim, "smoke", 0)
     assert (found.counts, found.value, found.diverged_at) == (True, 50.0, 7)
-    assert found.reason == "diverged at step 7 (non-finite loss); counted with its last finite evaluation (step 5)"
+    assert found.reason == "non-finite loss nan at step 7: counted with its last finite evaluation (step 5)"
     assert assess(specs[0]).state == "done"
     assert [(r.value, r.diverged_at) for r in source.runs] == [(50.0, 7), (75.0, None)]
     assert source.diverged == 1 and source.excluded == ()
@@ -258,7 +258,7 @@ def test_exclude_keeps_a_diverged_run_out_and_says_so(tmp_path):
     claim, specs, source = two_seeds(tmp_path, "diverged: exclude")
     found = standing_at(specs[0].directory / RECORD_NAME, claim, "smoke", 0)
     assert (found.counts, found.status, found.diverged_at) == (False, "failed", 7)
-    assert found.reason == "diverged at step 7 (non-finite loss); excluded by the claim's protocol (diverged: exclude)"
+    assert found.reason == "non-finite loss nan at step 7: excluded by the claim's protocol (diverged: exclude)"
     assert [r.value for r in source.runs] == [75.0]
     assert [(e.status, e.diverged_at) for e in source.excluded] == [("failed", 7)]
     assert source.diverged == 1
@@ -269,7 +269,7 @@ def test_a_run_that_diverged_before_any_evaluation_is_excluded_under_either_poli
     claim, specs, source = two_seeds(tmp_path, "", diverged_result(step=3, evaluations=()))
     found = standing_at(specs[0].directory / RECORD_NAME, claim, "smoke", 0)
     assert (found.counts, found.status) == (False, "failed")
-    assert found.reason == "diverged at step 3 (non-finite loss) before its first evaluation: nothing finite to count"
+    assert found.reason == "non-finite loss nan at step 3, before its first evaluation: nothing finite to count"
     assert divergence_note(source) == "1 of 2 runs diverged (seed 0 at step 3); excluded"
 
 
