@@ -21,8 +21,9 @@ from audit import stats
 from audit.comparisons import MULTIPLICITY as COMPARISON_MULTIPLICITY
 from audit.comparisons import comparisons_for
 from audit.records import write_bytes_atomic
-from audit.sources import (ASSUMED_SEEDS, Published, RunValue, SourceData, as_pair, collect_sources, readings,
-                           source_stats)
+from audit.evidence import checkpoint_rule
+from audit.sources import (ASSUMED_SEEDS, Published, RunValue, SourceData, as_pair, collect_sources, divergence_note,
+                           readings, source_stats)
 from audit.summary import (ClaimSummary, ExternalProvenance, OtherValueResult, PublishedEntry, RunEntry, Settings,
                            SourceResult, Summary)
 from audit.verdicts import ClaimTest, claim_test, decide_claim_verdict, family_p
@@ -75,6 +76,8 @@ def describe_result(claim, source: SourceData) -> SourceResult:
                                                           pub.test_size),
         readings=readings(pub) if pub else None,
         declared_seeds=source.declared_seeds, data_seed=source.data_seed,
+        diverged=source.diverged, divergence=divergence_note(source, checkpoint_rule(claim)),
+        not_comparable=tuple(source.not_comparable),
     )
 
 
@@ -132,9 +135,16 @@ def judge(claims: Sequence, results: Sequence[list[SourceResult]]) -> list[list[
 
 def _decide(result: SourceResult, claimed: Optional[float], d: Optional[float], p_adjusted: Optional[float],
             tolerance_pp: float) -> dict:
+    """The verdict and its reason; the reason also names what the runs' data made not comparable
+    and any run that diverged, so neither is left out of what the verdict says."""
     verdict = decide_claim_verdict(comparable=result.comparable, claimed=claimed, n=result.n, d=d, sd=result.sd,
                                    p_adjusted=p_adjusted, tolerance_pp=tolerance_pp)
-    return {"verdict": verdict.label, "reason": verdict.reason}
+    reason = verdict.reason
+    if result.not_comparable:
+        reason = "not comparable: " + "; ".join(result.not_comparable)
+    if result.divergence:
+        reason = f"{reason}; {result.divergence}"
+    return {"verdict": verdict.label, "reason": reason}
 
 
 # --- the summary -------------------------------------------------------------------------------

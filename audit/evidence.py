@@ -8,6 +8,15 @@ config means the profile's config at that seed, it has the evaluation the claim'
 selects) and its run completed. The checks run in that order: a record that answers another
 question is `stale` (retrained only on request) whether or not it completed, since retraining it
 under the old setup would answer the old question again.
+
+Two kinds of run are neither plainly counted nor plainly failed (docs/design.md §5.1):
+* a run stopped on a non-finite loss (`diverged`): under the claim's `protocol.diverged`
+  ('last_finite', the default) it counts with the evaluation its checkpoint rule selects among
+  those made before the divergence, flagged `diverged_at`; under 'exclude' it is kept out with
+  the reason. Either way it stays visible: the sources count it.
+* a run whose data lacked part of the paper's training set (ConceptARC absent): it counts, but
+  as a measurement of another setup: `not_comparable` says why, and its source is judged as a
+  proxy. Retraining would not help (the data are missing), so it is not stale or failed.
 """
 from __future__ import annotations
 
@@ -18,8 +27,10 @@ from typing import Any, Literal, Optional
 from audit.records import RecordError, RunRecord, read_record
 
 Cause = Literal["counts", "damaged", "profile_removed", "metric_changed", "config_changed",
-                "checkpoint_missing", "failed"]
+                "checkpoint_missing", "failed", "diverged"]
 STALE_CAUSES = ("profile_removed", "metric_changed", "config_changed", "checkpoint_missing")
+# Display names of the ARC subsets a build may lack (trm.data.arc_selection records them).
+SUBSET_NAMES = {"concept": "ConceptARC"}
 
 
 @dataclass(frozen=True)
@@ -27,19 +38,26 @@ class Standing:
     """A record's standing: whether it counts, the cause (see Cause) and a one-line reason.
 
     `evaluation` is the evaluation the claim's checkpoint rule selects, when the record has one
-    (a stale run's is shown, never used); None for a damaged or failed record.
+    (a stale run's is shown, never used); None for a damaged or failed record. `diverged_at`: the
+    step whose loss was non-finite, for a run that diverged (counted or not). `not_comparable`: why
+    a counted run measures another setup than the claim's (None when it does not).
     """
 
     counts: bool
     cause: Cause
     reason: str
     evaluation: Any = None  # audit.records.Evaluation
+    diverged_at: Optional[int] = None
+    not_comparable: Optional[str] = None
 
     @property
     def status(self) -> str:
-        """How the report lists a record: 'counted', 'stale', 'failed' or 'damaged'."""
+        """How the report lists a record: 'counted', 'stale', 'failed' (a diverged run kept out
+        included) or 'damaged'."""
         if self.counts:
             return "counted"
+        if self.cause == "diverged":
+            return "failed"
         return "stale" if self.cause in STALE_CAUSES else self.cause
 
     @property
@@ -91,12 +109,44 @@ def standing(record: RunRecord, claim) -> Standing:
     if not same_config(record, profile.config_for(record.seed)):
         return Standing(False, "config_changed", f"config changed since the run (recorded {record.config_hash}, "
                         f"profile is now {profile.config_for(record.seed).config_hash()})", chosen)
+    if record.status != "completed" and record.diverged_at is not None:
+        return _diverged(record, claim, chosen)
     if record.status != "completed":
         return Standing(False, "failed", record.error or "the run failed", None)
     if chosen is None:
         return Standing(False, "checkpoint_missing", f"the claim now selects the {checkpoint_rule(claim)} "
                         "evaluation, which the record does not have")
-    return Standing(True, "counts", "", chosen)
+    return Standing(True, "counts", "", chosen, not_comparable=data_gap(record))
+
+
+def _diverged(record: RunRecord, claim, chosen) -> Standing:
+    """A run stopped on a non-finite loss, under the claim's `protocol.diverged`; the reason starts
+    with the trainer's own ("non-finite loss nan at step 7")."""
+    step = record.diverged_at
+    if claim.protocol.diverged == "exclude":
+        return Standing(False, "diverged", f"{record.error}: excluded by the claim's protocol (diverged: exclude)",
+                        chosen, diverged_at=step)
+    if chosen is None:
+        return Standing(False, "diverged", f"{record.error}, before its first evaluation: nothing finite to count",
+                        None, diverged_at=step)
+    which = "last" if checkpoint_rule(claim) == "final" else "best"
+    return Standing(True, "counts", f"{record.error}: counted with its {which} finite evaluation (step {chosen.step})",
+                    chosen, diverged_at=step, not_comparable=data_gap(record))
+
+
+def data_gap(record: RunRecord) -> Optional[str]:
+    """Why the record's data are not the paper's, from what the build found missing; None if nothing was.
+
+    Reads the record's `data.arc_absent` ({"subsets": {name: groups}, "train_groups": n}, written
+    when an ARC source lacked a subset of the paper's build, e.g. ConceptARC), e.g.
+    "ConceptARC missing: 160 of 960 training groups absent".
+    """
+    absent = record.data.get("arc_absent")  # its shape is checked when the record is read
+    if absent is None:
+        return None
+    subsets = absent["subsets"]
+    names = " and ".join(SUBSET_NAMES.get(name, name) for name in subsets)
+    return f"{names} missing: {sum(subsets.values())} of {absent['train_groups']} training groups absent"
 
 
 def standing_at(path: Path, claim, profile: str, seed: int) -> Optional[Standing]:

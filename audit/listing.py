@@ -39,14 +39,8 @@ def list_claims(registry: Registry, *, count_params: bool = True) -> dict:
             "params_m": claim.params_m,
             "params_counted": count_paper_parameters(claim) if count_params else None,
             "statement": claim.statement,
-            "source": {"paper": claim.source.paper, "arxiv": claim.source.arxiv, "table": claim.source.table},
-            "protocol": {
-                "weights": claim.protocol.weights,
-                "checkpoint": claim.protocol.checkpoint,
-                "pass_k": claim.protocol.pass_k,
-                "supervision_steps": claim.protocol.supervision_steps,
-                "pooled_votes": claim.protocol.pooled_votes,
-            },
+            "source": to_dict(claim.source),
+            "protocol": to_dict(claim.protocol),
             "other_values": [{"value": o.value, "where": o.where} for o in claim.other_values],
             "profiles": {
                 name: {"comparable": p.comparable, "description": p.description, "hardware": p.hardware,
@@ -65,14 +59,14 @@ def list_claims(registry: Registry, *, count_params: bool = True) -> dict:
 
 def format_claims_table(listing: dict) -> str:
     """A plain-text table of the claims, then the comparisons, one line each."""
-    header = ("claim", "metric", "claimed", "params", "counted", "profiles")
+    header = ("claim", "metric", "claimed", "params", "counted", "source", "profiles")
     rows = []
     for c in listing["claims"]:
         claimed = "-" if c["claimed"] is None else f"{c['claimed']:.1f}"
         params = "-" if c["params_m"] is None else f"{c['params_m']:g}M"
         counted = "-" if c["params_counted"] is None else f"{c['params_counted'] / 1e6:.2f}M"
         profiles = ", ".join(name + ("" if p["comparable"] else "*") for name, p in c["profiles"].items())
-        rows.append((c["id"], c["metric"], claimed, params, counted, profiles))
+        rows.append((c["id"], c["metric"], claimed, params, counted, source_label(c["source"]), profiles))
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip() for row in [header, *rows]]
     lines.append("(* = proxy profile, not comparable with the claim)")
@@ -81,6 +75,15 @@ def format_claims_table(listing: dict) -> str:
         lines.append("comparisons (one-tailed, a > b):")
         lines.extend(f"  {c['id']}: {c['a']} > {c['b']}" for c in listing["comparisons"])
     return "\n".join(lines)
+
+
+def source_label(source: dict) -> str:
+    """The paper's table and the copy registered from, short: 'Table 4 (copied from report Table 1)'."""
+    label = source.get("table") or "no table"
+    copied = source.get("copied_from")
+    if copied:
+        label += f" (copied from report {copied['table']})" if copied.get("table") else " (from report)"
+    return label
 
 
 DEFAULT = "default"  # origin of a value no setup and no claim writes: trm/config.py

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,8 @@ FORMAT_VERSION = 1
 RECORD_NAME = "run.json"
 EXTERNAL_DIR = "external"
 STATUSES = ("completed", "failed")
+# How trm.train states that it stopped a run on a non-finite loss ("non-finite loss nan at step 12").
+DIVERGED_ERROR = re.compile(r"^non-finite loss \S+ at step (\d+)$")
 
 
 def run_dir(runs_dir: Path, claim_id: str, profile: str, seed: int) -> Path:
@@ -71,6 +74,14 @@ class RunRecord:
     raw_final: Optional[Evaluation] = None  # the raw weights beside the EMA copy (train.eval_raw_weights)
     raw_best: Optional[Evaluation] = None
 
+    @property
+    def diverged_at(self) -> Optional[int]:
+        """The step whose loss was non-finite, for a failed run the trainer stopped on it; else None.
+
+        Its evaluations (final, best) were all made before that step, with finite losses."""
+        match = DIVERGED_ERROR.match(self.error or "") if self.status == "failed" else None
+        return int(match.group(1)) if match else None
+
 
 class RecordError(ValueError):
     """A run.json that cannot be trusted (torn, malformed, inconsistent)."""
@@ -94,14 +105,15 @@ def parse_record(data: Any, path: Path) -> RunRecord:
         raw_best = Evaluation.from_dict(data.get("raw_best"))
     except (KeyError, TypeError, ValueError) as err:
         raise RecordError(f"final/best: malformed evaluation ({err})") from None
-    if data["status"] == "completed":
-        if final is None:
-            raise RecordError("final: a completed run needs its final evaluation")
-        for name, ev in (("final", final), ("best", best), ("raw_final", raw_final), ("raw_best", raw_best)):
-            if ev is not None and not (math.isfinite(ev.value) and 0 <= ev.value <= 100):
-                raise RecordError(f"{name}.value: expected a percentage, got {ev.value!r}")
-            if ev is not None:
-                _check_agreement(name, ev, str(data["metric"]))
+    if data["status"] == "completed" and final is None:
+        raise RecordError("final: a completed run needs its final evaluation")
+    # A failed run's evaluations are checked too: a diverged run may be counted with them.
+    for name, ev in (("final", final), ("best", best), ("raw_final", raw_final), ("raw_best", raw_best)):
+        if ev is not None and not (math.isfinite(ev.value) and 0 <= ev.value <= 100):
+            raise RecordError(f"{name}.value: expected a percentage, got {ev.value!r}")
+        if ev is not None:
+            _check_agreement(name, ev, str(data["metric"]))
+    _check_absent((data.get("data") or {}).get("arc_absent"))
     selected = data.get("selected", "final")
     if selected not in ("final", "best"):
         raise RecordError(f"selected: expected 'final' or 'best', got {selected!r}")
@@ -115,6 +127,19 @@ def parse_record(data: Any, path: Path) -> RunRecord:
         wall_time_s=data.get("wall_time_s"), device_hours=data.get("device_hours"),
         steps=data.get("steps"), path=path, raw_final=raw_final, raw_best=raw_best,
     )
+
+
+def _check_absent(absent: Any) -> None:
+    """data.arc_absent, when present: {"subsets": {name: groups > 0}, "train_groups": n >= those groups}."""
+    if absent is None:
+        return
+    subsets = absent.get("subsets") if isinstance(absent, dict) else None
+    total = absent.get("train_groups") if isinstance(absent, dict) else None
+    if not (isinstance(subsets, dict) and subsets and isinstance(total, int)
+            and all(isinstance(n, str) and isinstance(g, int) and g > 0 for n, g in subsets.items())
+            and total >= sum(subsets.values())):
+        raise RecordError(f"data.arc_absent: expected {{'subsets': {{name: groups}}, 'train_groups': n}}, "
+                          f"got {absent!r}")
 
 
 AGREEMENT_PP = 1e-6  # value, metrics[metric] and correct/total are one number written three ways

@@ -56,13 +56,23 @@ def _non_empty(value: str) -> Optional[str]:
 
 
 @dataclass(frozen=True)
+class CopiedFrom:
+    """The document a claim's number was registered from, when it is a copy of the paper's table."""
+
+    report: str = spec(check=_non_empty, doc="the copying document, e.g. a reproduction report")
+    table: Optional[str] = spec(None, doc="its table or section holding the copy")
+    url: Optional[str] = spec(None, doc="link, when there is one")
+
+
+@dataclass(frozen=True)
 class Source:
-    """Where a claim was made."""
+    """Where a claim was made: the paper's own table, and the copy we registered it from (if any)."""
 
     paper: str = spec(check=_non_empty, doc="title of the paper")
     arxiv: Optional[str] = spec(None, doc="arXiv id")
-    table: Optional[str] = spec(None, doc="table or figure holding the number")
+    table: Optional[str] = spec(None, doc="the paper's table or figure holding the number")
     url: Optional[str] = spec(None, doc="link, when there is one")
+    copied_from: Optional[CopiedFrom] = spec(None, doc="the copy the number was registered from, when not the paper")
 
 
 @dataclass(frozen=True)
@@ -73,7 +83,13 @@ class Protocol:
     checkpoint: Literal["final", "best"] = spec("final", doc="which evaluation of a run is the result")
     pass_k: Optional[int] = spec(None, check=positive, doc="k of pass@k (ARC), null otherwise")
     supervision_steps: int = spec(16, check=positive, doc="supervision steps at test time (N_sup)")
-    pooled_votes: Optional[bool] = spec(None, doc="ARC: votes pooled across a run's evaluations")
+    pooled_votes: Optional[bool] = spec(None, doc="ARC: votes pooled across a run's evaluations (true, TRM's "
+                                        "evaluator) or one checkpoint's predictions scored alone (false, HRM's)")
+    task_credit: Optional[Literal["fraction", "all"]] = spec(
+        None, doc="ARC: a task scores the fraction of its test inputs solved (TRM) or 1 only when all are (HRM)")
+    diverged: Literal["last_finite", "exclude"] = spec(
+        "last_finite", doc="a run stopped on a non-finite loss: counted with its last finite evaluation, or "
+                           "excluded; either way the count is reported")
 
 
 @dataclass(frozen=True)
@@ -353,6 +369,29 @@ def _check_profile_fits_claim(profile: Profile, claim: Claim, where: str) -> Non
         if claim.protocol.supervision_steps != profile.model.halt_max_steps:
             raise ConfigError(f"{where}.model.halt_max_steps", "must equal the protocol's supervision_steps "
                               f"{claim.protocol.supervision_steps}, got {profile.model.halt_max_steps}")
+    _check_arc_scoring(profile, claim, where)
+
+
+# Protocol field -> the trainer's setting that implements it (ARC scoring).
+ARC_SCORING = {"pooled_votes": "eval_pool_votes", "task_credit": "eval_task_credit"}
+
+
+def _check_arc_scoring(profile: Profile, claim: Claim, where: str) -> None:
+    """ARC claims state how pass@k was scored; a comparable profile must score it that way."""
+    for field_name, setting in ARC_SCORING.items():
+        stated = getattr(claim.protocol, field_name)
+        if profile.data.task != "arc":
+            if stated is not None:
+                raise ConfigError(f"protocol.{field_name}", "applies to ARC claims only (pass@k), expected null")
+            continue
+        if not profile.comparable:
+            continue  # a proxy may score differently; the report lists it as not comparable
+        if stated is None:
+            raise ConfigError(f"protocol.{field_name}", f"an ARC claim with a comparable profile ({profile.name}) "
+                              "must state it")
+        if getattr(profile.train, setting) != stated:
+            raise ConfigError(f"{where}.train.{setting}", f"the claim's protocol has {field_name}={stated!r}, "
+                              f"got {setting}={getattr(profile.train, setting)!r}")
 
 
 def _parse_comparison(path: Path, index: int, body: Any) -> Comparison:

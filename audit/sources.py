@@ -4,7 +4,10 @@ A source is one of our profiles (`smoke`, `paper`, ...) with its run records, or
 result (`alphaxiv-2025`, `alphaxiv-2025 (50k epochs)`) with per-seed values or a published
 summary. `collect_sources` turns records and result sets into `SourceData`: only the runs that
 count (audit.evidence.standing) become values; failed and stale runs are kept aside as
-`Excluded` with the reason, never averaged in.
+`Excluded` with the reason, never averaged in. A run that diverged stays visible either way
+(`diverged_at` on its RunValue or Excluded; `divergence_note` says it in words), and a profile
+whose counted runs lack part of the paper's data (ConceptARC) is not comparable, the reason in
+`not_comparable` and among its deviations.
 `source_stats` gives a source's seed statistics; `readings` spells out every reading of a
 published "±" whose meaning is not stated. Percent everywhere; None means undefined.
 """
@@ -30,6 +33,7 @@ class RunValue:
     value: float
     correct: Optional[float] = None
     total: Optional[float] = None
+    diverged_at: Optional[int] = None  # a run stopped on a non-finite loss, counted with a finite evaluation
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class Excluded:
     status: str  # "failed" or "stale" (audit.evidence.Standing.status)
     reason: str
     value: Optional[float]  # what a stale run measured (shown, not used)
+    diverged_at: Optional[int] = None  # a run stopped on a non-finite loss at this step
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,13 @@ class SourceData:
     deviations: tuple[str, ...] = ()
     declared_seeds: Optional[tuple[int, ...]] = None  # a profile's `seeds`; None for external results
     data_seed: Optional[str] = None  # a profile's `data_seed` policy ('run' or 'fixed'); None for external results
+    not_comparable: tuple[str, ...] = ()  # why a profile declared comparable is not, from its runs' data
+
+    @property
+    def diverged(self) -> int:
+        """How many of the source's runs stopped on a non-finite loss (counted or excluded)."""
+        return sum(r.diverged_at is not None for r in self.runs) + sum(e.diverged_at is not None
+                                                                       for e in self.excluded)
 
 
 def collect_sources(registry, records: Iterable, externals: Iterable) -> tuple[list[SourceData], list[str]]:
@@ -99,19 +111,57 @@ def collect_sources(registry, records: Iterable, externals: Iterable) -> tuple[l
 
 def _profile_source(claim, name: str, records: Sequence) -> SourceData:
     profile = claim.profiles.get(name)
-    runs, excluded = [], []
+    runs, excluded, gaps = [], [], []
     for record in sorted(records, key=lambda r: r.seed):
         found = standing(record, claim)
         if found.counts:
             chosen = found.evaluation
-            runs.append(RunValue(record.seed, chosen.value, chosen.correct, chosen.total))
+            runs.append(RunValue(record.seed, chosen.value, chosen.correct, chosen.total, found.diverged_at))
+            gaps.append(found.not_comparable)
         else:
-            excluded.append(Excluded(record.seed, found.status, found.reason, found.value))
-    comparable = bool(profile.comparable) if profile is not None else False
+            excluded.append(Excluded(record.seed, found.status, found.reason, found.value, found.diverged_at))
+    not_comparable = _gap_reasons(gaps)
+    comparable = bool(profile.comparable) and not not_comparable if profile is not None else False
     deviations = tuple(profile.deviations) if profile is not None else ()
+    deviations += tuple(reason for reason in not_comparable if reason not in deviations)
     return SourceData(claim.id, name, "profile", comparable, tuple(runs), tuple(excluded), None, deviations,
+                      not_comparable=not_comparable,
                       declared_seeds=tuple(profile.seeds) if profile is not None else None,
                       data_seed=profile.data_seed if profile is not None else None)
+
+
+def _gap_reasons(gaps: list[Optional[str]]) -> tuple[str, ...]:
+    """Each distinct reason why counted runs are not comparable, '(k of n counted runs)' when not all share it."""
+    reasons = []
+    for reason in dict.fromkeys(g for g in gaps if g):
+        k = gaps.count(reason)
+        reasons.append(reason if k == len(gaps) else f"{reason} ({k} of {len(gaps)} counted runs)")
+    return tuple(reasons)
+
+
+def divergence_note(source: SourceData, checkpoint: str = "final") -> Optional[str]:
+    """The source's diverged runs in words, for a verdict's reason; None when no run diverged.
+
+    checkpoint: the claim's checkpoint rule ('final' or 'best'). E.g. "1 of 3 runs diverged (seed 2
+    at step 120); counted with its last finite evaluation"; runs kept out (protocol.diverged:
+    exclude, or no evaluation before the divergence) are named as excluded.
+    """
+    counted = [(r.seed, r.diverged_at) for r in source.runs if r.diverged_at is not None]
+    dropped = [(e.seed, e.diverged_at) for e in source.excluded if e.diverged_at is not None]
+    if not counted and not dropped:
+        return None
+    total = len(source.runs) + len(source.excluded)
+    where = ", ".join(f"seed {seed} at step {step}" for seed, step in counted + dropped)
+    which = "last" if checkpoint == "final" else "best"
+    parts = []
+    if counted:
+        whose = "its" if len(counted) == 1 else "their"
+        parts.append(f"{len(counted)} counted with {whose} {which} finite evaluation" if dropped
+                     else f"counted with {whose} {which} finite evaluation")
+    if dropped:
+        parts.append(f"{len(dropped)} excluded" if counted else "excluded")
+    return f"{len(counted) + len(dropped)} of {total} run{'s' if total > 1 else ''} diverged ({where}); " + \
+        ", ".join(parts)
 
 
 def _external_source(result_set, result) -> SourceData:

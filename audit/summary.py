@@ -90,6 +90,9 @@ class SourceResult:
     readings: Optional[tuple[Union[SeedReading, WilsonReading], ...]]
     declared_seeds: Optional[tuple[int, ...]] = None  # the profile's declared seeds (None: an external result)
     data_seed: Optional[str] = None  # the profile's data policy, 'run' or 'fixed' (None: an external result)
+    diverged: int = 0  # runs that stopped on a non-finite loss, counted or excluded per protocol.diverged
+    divergence: Optional[str] = None  # those runs in words (audit.sources.divergence_note); in the reason too
+    not_comparable: tuple[str, ...] = ()  # why a profile declared comparable is not, from its runs' data
 
 
 @dataclass(frozen=True)

@@ -201,6 +201,9 @@ class OptimConfig:
         "as a paired difference; costs one more evaluation each time, changes nothing else)"))
     eval_batch_size: Optional[int] = spec(None, check=positive, doc="test batch; null = global_batch_size")
     eval_pool_votes: bool = spec(True, doc="ARC: pool pass@k votes across a run's evaluations (official default)")
+    eval_task_credit: Literal["fraction", "all"] = spec(
+        "fraction", doc="ARC: a task's pass@k score: the fraction of its test inputs solved (TRM's evaluator) "
+                        "or 1 only when all are (HRM's arc_eval.ipynb)")
     checkpoint_every: int = spec(200, check=positive, doc="optimizer steps between resumable checkpoints")
     compile: bool = spec(False, doc="torch.compile the model (no semantic effect)")
 

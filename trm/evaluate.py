@@ -93,7 +93,7 @@ def evaluate_official(cfg, checkpoint: Path, device: str = "cpu", *, data_cache:
     if cfg.data.task == "arc":
         from trm.data.arc_eval import ArcEvaluator
 
-        arc = ArcEvaluator(root, pool_votes=False)
+        arc = ArcEvaluator(root, pool_votes=False, task_credit=cfg.train.eval_task_credit)
     scores = evaluate(model, test_set, batch_size=cfg.train.eval_batch_size or cfg.train.global_batch_size,
                       device=torch.device(device), arc_evaluator=arc)
     return EvalResult(step=0, epoch=0, metrics=scores.metrics, counts=scores.counts)

@@ -193,7 +193,7 @@ def _arc_evaluator(cfg: TrainConfig, dataset_root: Path):
         return None
     from trm.data.arc_eval import ArcEvaluator
 
-    return ArcEvaluator(dataset_root, pool_votes=cfg.train.eval_pool_votes)
+    return ArcEvaluator(dataset_root, pool_votes=cfg.train.eval_pool_votes, task_credit=cfg.train.eval_task_credit)
 
 
 def _to_cpu(obj):

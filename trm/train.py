@@ -196,7 +196,7 @@ def _evaluate(state: TrainState, test_set, cfg: TrainConfig, epoch: int) -> Eval
 def _build_data(cfg: TrainConfig, cache: Path, ctx: distributed.Context):
     """Processed dataset (built once, by rank 0 first), its train/test views and a provenance dict."""
     from trm.data.dataset import PuzzleDataset
-    from trm.data.prepare import prepare_dataset
+    from trm.data.prepare import absent_train_groups, prepare_dataset
 
     if ctx.is_main:
         root = prepare_dataset(cfg.data, Path(cache))
@@ -211,6 +211,9 @@ def _build_data(cfg: TrainConfig, cache: Path, ctx: distributed.Context):
             "processed_hash": build.get("content_hash"), **_sizes(train_set, test_set)}
     if cfg.data.task == "arc":
         info["arc_pool_votes"] = cfg.train.eval_pool_votes
+        absent = absent_train_groups(build)  # e.g. ConceptARC missing: the run is not the paper's setup
+        if absent is not None:
+            info["arc_absent"] = absent
     return train_set, test_set, info
 
 

@@ -163,15 +163,15 @@ def test_checkpoint_missing(recorded, tmp_path):
 
 
 def test_failed_run(tmp_path):
+    """A run that raised (not a divergence: see tests/audit/test_protocol.py) is failed and retried."""
     registry = load_registry([FIXTURE])
     spec = alpha_spec(registry, tmp_path)
-    run_one(spec, lambda s: fake_result(status="failed", error="non-finite loss nan at step 3"))
+    run_one(spec, lambda s: fake_result(status="failed", error="CUDA out of memory"))
     found = standing_at(spec.directory / RECORD_NAME, spec.claim, "smoke", 0)
-    assert (found.counts, found.cause, found.reason, found.value) == (False, "failed",
-                                                                      "non-finite loss nan at step 3", None)
+    assert (found.counts, found.cause, found.reason, found.value) == (False, "failed", "CUDA out of memory", None)
     planned = assess(spec)
-    assert (planned.state, planned.note) == ("retry", "previous attempt failed: non-finite loss nan at step 3")
-    assert report_view(registry, tmp_path)[:2] == ([], [("failed", "non-finite loss nan at step 3")])
+    assert (planned.state, planned.note) == ("retry", "previous attempt failed: CUDA out of memory")
+    assert report_view(registry, tmp_path)[:2] == ([], [("failed", "CUDA out of memory")])
 
 
 def test_a_failed_run_of_a_changed_config_is_stale_not_retried(tmp_path):

@@ -4,8 +4,10 @@ Per test row (padding rows, identifier 0, are skipped): crop the input and the p
 the canvas, undo the version's dihedral transform and colour map, and file the prediction with its
 confidence sigmoid(q_halt_logit) under (task, hash of the un-augmented input). Per task and test
 input, distinct predicted grids are ranked by (votes, mean confidence), descending; the input is
-solved at k if the true output is among the first k. A task scores the fraction of its test inputs
-solved (an input without predictions scores 0); pass@k is the mean task score over all held-out tasks.
+solved at k if the true output is among the first k (an input without predictions is not solved).
+A task's score is the fraction of its test inputs solved (`task_credit="fraction"`, TRM's
+evaluators/arc.py) or 1 when all of them are solved and 0 otherwise (`task_credit="all"`, HRM's
+arc_eval.ipynb); pass@k is the mean task score over all held-out tasks.
 
 Votes pool across evaluations when `pool_votes` (the official default, aggregated_voting=True: one
 evaluator for the whole run); with pool_votes=False, `result()` closes a round and the next
@@ -27,6 +29,7 @@ from trm.data.processed import TEST_PUZZLES, read_identifiers, read_meta
 from trm.data.symmetry import parse_arc_version
 
 PASS_KS = (1, 2, 5, 10, 100, 1000)
+TASK_CREDITS = ("fraction", "all")
 
 
 @dataclass
@@ -49,12 +52,16 @@ class _Votes:
 class ArcEvaluator:
     """Collects test-split predictions and scores them against `test_puzzles.json`."""
 
-    def __init__(self, dataset_root: Path, pool_votes: bool = True, pass_ks: Sequence[int] = PASS_KS):
+    def __init__(self, dataset_root: Path, pool_votes: bool = True, pass_ks: Sequence[int] = PASS_KS,
+                 task_credit: str = "fraction"):
         root = Path(dataset_root)
         path = root / TEST_PUZZLES
         if not path.exists():
             raise DataError(path, None, "missing: not an ARC processed directory")
+        if task_credit not in TASK_CREDITS:
+            raise ValueError(f"task_credit: expected one of {', '.join(TASK_CREDITS)}, got {task_credit!r}")
         self.pool_votes = pool_votes
+        self.task_credit = task_credit
         self.pass_ks = tuple(pass_ks)
         self.names = read_identifiers(root)
         meta = read_meta(root, "test")
@@ -87,7 +94,8 @@ class ArcEvaluator:
         """Scores of the predictions so far.
 
         Returns {"pass@k": fraction for each k, "counts": {"pass@k": [summed task score, tasks]},
-        "per_task": {task: {"pass@k": score}}, "test_inputs": n, "pooled": bool, "rounds": r}.
+        "per_task": {task: {"pass@k": score}}, "test_inputs": n, "pooled": bool, "rounds": r,
+        "task_credit": "fraction" or "all"}.
         """
         if not self._round_closed:
             self.rounds += 1
@@ -100,7 +108,7 @@ class ArcEvaluator:
                 ranked = self.votes.get((task_id, input_hash), _Votes()).ranked()
                 for k in self.pass_ks:
                     solved[k] += output_hash in ranked[:k]
-            scores = {k: solved[k] / len(pairs) for k in self.pass_ks}
+            scores = {k: self._task_score(solved[k], len(pairs)) for k in self.pass_ks}
             per_task[task_id] = {f"pass@{k}": s for k, s in scores.items()}
             for k in self.pass_ks:
                 totals[k] += scores[k]
@@ -111,7 +119,14 @@ class ArcEvaluator:
         out["test_inputs"] = sum(len(p) for p in self.truth.values())
         out["pooled"] = self.pool_votes
         out["rounds"] = self.rounds
+        out["task_credit"] = self.task_credit
         return out
+
+    def _task_score(self, solved: int, inputs: int) -> float:
+        """A task's score from its test inputs solved at k, under `task_credit`."""
+        if self.task_credit == "all":
+            return float(solved == inputs)
+        return solved / inputs
 
 
 def _numpy(value) -> np.ndarray:

