@@ -124,3 +124,16 @@ def test_paired_runs_match_seeds_and_leave_unmatched_ones_out(registry):
     assert row["p_welch"] == pytest.approx(p) and row["p_adjusted"] == pytest.approx(stats.holm_adjust([p])[0])
     assert row["verdict"] == verdicts.INCONCLUSIVE
     assert row["seeds_needed"] == stats.seeds_needed(7.5, float(np.std(d, ddof=1)), arms=1).exact_t
+
+
+def test_the_listing_gives_runs_of_and_each_comparisons_alternative():
+    from audit.listing import list_claims
+    from summary_inputs import ROOT
+
+    listing = list_claims(load_registry([ROOT / "claims"]), count_params=False)
+    runs_of = {c["id"]: c["runs_of"] for c in listing["claims"]}
+    assert runs_of["sudoku-extreme/trm-mlp-no-ema"] == "sudoku-extreme/trm-mlp"
+    assert runs_of["sudoku-extreme/trm-mlp"] is None
+    kinds = {c["id"]: (c["alternative"], c["margin_pp"]) for c in listing["comparisons"]}
+    assert kinds["sudoku-extreme/trm-mlp-vs-act-continue"] == ("equivalent", 2.0)
+    assert kinds["sudoku-extreme/trm-mlp-vs-no-ema"] == ("greater", None)
