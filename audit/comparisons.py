@@ -67,7 +67,7 @@ def measure(comparison, a: SourceData, b: SourceData, paired: bool = False) -> M
         va, vb, sd_diff = _matched(a, b)
         sa, sb = stats.describe_sample(va), stats.describe_sample(vb)
         welch = paired_test(va, vb)
-        method = "paired" if va else None
+        method = "paired"  # even with no seed in both arms: the row says how it is judged
     else:
         sa, sb = source_stats(a), source_stats(b)
         va, vb = [r.value for r in a.runs], [r.value for r in b.runs]
@@ -78,7 +78,7 @@ def measure(comparison, a: SourceData, b: SourceData, paired: bool = False) -> M
         else:
             welch = welch_test_from_summaries(sa.mean, sa.sd, sa.n, sb.mean, sb.sd, sb.n)
         sd_diff = None if sa.sd is None or sb.sd is None else math.hypot(sa.sd, sb.sd)
-    poi = probability_of_improvement(va, vb) if method in ("raw", "paired") else None
+    poi = probability_of_improvement(va, vb) if method in ("raw", "paired") and va and vb else None
     equivalence, untested = None, "no test"
     if comparison.alternative == "equivalent" and welch.diff is not None:
         equivalence, untested = _equivalence(welch.diff, comparison.margin_pp, sa, sb, sd_diff, paired)

@@ -108,7 +108,7 @@ def test_ema_vs_raw_is_a_paired_comparison_matched_by_seed(registry):
     assert ttest.pvalue < welch  # pairing removes the seed-to-seed spread both arms share
     assert paper["verdict"] == verdicts.SUPPORTED and "paired t p(a > b)" in paper["reason"]
     smoke = rows["smoke"]
-    assert smoke["method"] is None and smoke["verdict"] == verdicts.INCONCLUSIVE
+    assert smoke["method"] == "paired" and smoke["n_a"] == 0 and smoke["verdict"] == verdicts.INCONCLUSIVE
     assert "no seed has a counted run in both arms" in smoke["reason"]
 
 
