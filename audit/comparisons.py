@@ -118,7 +118,8 @@ def _equivalence(diff: float, margin_pp: float, sa, sb, sd_diff: Optional[float]
     if se_df is None:
         if sa.sd is None or sb.sd is None:
             return None, "the seed spread of an arm is not stated, so no test"
-        return None, "no seed spread (every difference equal), so the TOST is undefined"
+        spread = "every seed's difference equal" if paired else "every seed of each arm equal"
+        return None, f"no seed spread ({spread}), so the TOST is undefined"
     return equivalence_comparison(diff, *se_df, margin_pp), "no test"
 
 

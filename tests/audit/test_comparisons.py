@@ -190,3 +190,8 @@ def test_an_equivalence_comparison_gets_its_tost_in_the_family(tmp_path):
     far = [record(equiv, "toy/beta", "smoke", k, v - 10) for k, v in enumerate(b_vals)]
     (row,) = summary_json(equiv, records[:4] + far, [])["comparisons"]
     assert row["verdict"] == verdicts.CONTRADICTED and "beyond the margin" in row["reason"]
+    flat = ([record(equiv, "toy/alpha", "smoke", k, 60.0) for k in range(2)]
+            + [record(equiv, "toy/beta", "smoke", k, 59.0) for k in range(2)])
+    (row,) = summary_json(equiv, flat, [])["comparisons"]
+    assert row["verdict"] == verdicts.INCONCLUSIVE and row["p_equiv"] is None and row["p_adjusted"] is None
+    assert row["reason"].endswith("no seed spread (every seed of each arm equal), so the TOST is undefined")
