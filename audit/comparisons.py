@@ -1,58 +1,87 @@
-"""The registry's comparisons (claim a beats claim b) on each source both arms have: tests and verdicts.
+"""The registry's comparisons (a beats b, or a and b equivalent) on each source both arms have: tests and verdicts.
 
     SourceData per (claim, source) --comparisons_for: each registry comparison on each shared source-->
-        measure: Welch both ways, the z-test, probability of improvement, the two-proportion test of
-        two single evaluations, the comparison under each reading of an unknown ±
+        measure: Welch both ways (the paired t-test when both arms are the same runs), the z-test,
+        probability of improvement, the TOST of an equivalence, the two-proportion test of two single
+        evaluations, the comparison under each reading of an unknown ±
         --judge_comparisons: Holm over the report's comparisons, then the comparison rule--> ComparisonResults
 
-The rule itself is audit.verdicts (`comparison_family_p`, `decide_comparison_verdict`, `seeds_per_arm`);
-this module only arranges it. Percent everywhere; None (JSON null) means undefined.
+The rules themselves are audit.verdicts (`comparison_family_p`, `decide_comparison_verdict`,
+`seeds_per_arm`) and audit.comparison_tests (equivalence and paired); this module only arranges them. Percent everywhere; None (JSON null) means undefined.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Optional, Sequence
 
 from audit import stats
+from audit.comparison_tests import (EquivalenceComparison, decide_equivalence_verdict, decide_paired_verdict,
+                                    equivalence_comparison, equivalence_family_p, equivalence_seeds, paired_seeds,
+                                    paired_test, welch_se_df)
 from audit.sources import SourceData, sd_under, seed_counts, single_evaluation, source_stats
 from audit.summary import ComparisonReading, ComparisonResult, ProportionTest, WilsonComparisonReading
 from audit.verdicts import (INCONCLUSIVE, WelchTest, comparison_family_p, decide_comparison_verdict,
                             probability_of_improvement, seeds_per_arm, welch_test_from_summaries)
 
 PROPORTION_NOTE = "two single evaluations: measures test-set sampling noise only, not seed-to-seed spread"
-MULTIPLICITY = "holm over the comparisons of this report with a defined Welch test (proxy rows included)"
+MULTIPLICITY = ("holm over the comparisons of this report with a defined test (Welch, paired t or TOST; "
+                "proxy rows included)")
 
 
 @dataclass(frozen=True)
 class Measured:
-    """A comparison's tests before Holm (`result` has p_adjusted, verdict, reason, seeds_needed None)."""
+    """A comparison's tests before Holm (`result` has p_adjusted, verdict, reason, seeds_needed None).
+
+    `welch`: Welch's tests, or the paired t-test in its fields when `paired`. `sd_diff`: the SD of
+    a - b per seed pair (paired: of the matched differences; else sqrt(sd_a^2 + sd_b^2)), for seed
+    plans. `equivalence`: the TOST of an `alternative: equivalent` comparison, None when untested
+    (`untested` says why).
+    """
 
     result: ComparisonResult
     welch: WelchTest
     sd_a: Optional[float]
     sd_b: Optional[float]
     proportion: Optional[stats.ProportionTest]  # two single evaluations' counts, else None
+    paired: bool = False
+    sd_diff: Optional[float] = None
+    equivalence: Optional[EquivalenceComparison] = None
+    untested: str = "no test"
 
 
-def measure(comparison, a: SourceData, b: SourceData) -> Measured:
-    """One registry comparison (a > b) on one source present on both arms.
+def measure(comparison, a: SourceData, b: SourceData, paired: bool = False) -> Measured:
+    """One registry comparison on one source present on both arms.
 
     From raw per-seed values when both arms have them (`method` "raw"; the probability of
     improvement `poi` only then), else from summaries (mean, SD, n; "summary"); every statistic
-    None where undefined. z, p_z, t, df, p_welch test a > b one-tailed. `proportion_test`: when
-    each arm is one evaluation with counts (test-set noise only). `readings`: when an arm's ± has
-    unknown meaning, the same comparison under each reading of it (a known arm keeps its numbers).
+    None where undefined. z, p_z, t, df, p_welch test a > b one-tailed. `paired`: both arms are
+    scored from the same runs (`runs_of`), so the runs are matched by seed and the paired t-test on
+    their differences replaces Welch (`method` "paired", n_a = n_b = the matched seeds, means over
+    them). `proportion_test`: when each arm is one evaluation with counts (test-set noise only).
+    `readings`: when an arm's ± has unknown meaning, the same comparison under each reading of it.
+    An `alternative: equivalent` comparison also gets its TOST against ±margin_pp (`p_equiv`).
     """
-    sa, sb = source_stats(a), source_stats(b)
-    raw = a.published is None and b.published is None
-    method = None if sa.mean is None or sb.mean is None else ("raw" if raw else "summary")
-    if method is None:
-        welch = WelchTest(None, None, None, None, None, None, None, None)
+    paired = paired and a.published is None and b.published is None
+    if paired:
+        va, vb, sd_diff = _matched(a, b)
+        sa, sb = stats.describe_sample(va), stats.describe_sample(vb)
+        welch = paired_test(va, vb)
+        method = "paired"  # even with no seed in both arms: the row says how it is judged
     else:
-        welch = welch_test_from_summaries(sa.mean, sa.sd, sa.n, sb.mean, sb.sd, sb.n)
-    poi = None
-    if method == "raw":
-        poi = probability_of_improvement([r.value for r in a.runs], [r.value for r in b.runs])
+        sa, sb = source_stats(a), source_stats(b)
+        va, vb = [r.value for r in a.runs], [r.value for r in b.runs]
+        raw = a.published is None and b.published is None
+        method = None if sa.mean is None or sb.mean is None else ("raw" if raw else "summary")
+        if method is None:
+            welch = WelchTest(None, None, None, None, None, None, None, None)
+        else:
+            welch = welch_test_from_summaries(sa.mean, sa.sd, sa.n, sb.mean, sb.sd, sb.n)
+        sd_diff = None if sa.sd is None or sb.sd is None else math.hypot(sa.sd, sb.sd)
+    poi = probability_of_improvement(va, vb) if method in ("raw", "paired") and va and vb else None
+    equivalence, untested = None, "no test"
+    if comparison.alternative == "equivalent" and welch.diff is not None:
+        equivalence, untested = _equivalence(welch.diff, comparison.margin_pp, sa, sb, sd_diff, paired)
     proxy = not (a.comparable and b.comparable)
     proportion = _proportion_test(a, b)
     result = ComparisonResult(
@@ -62,46 +91,98 @@ def measure(comparison, a: SourceData, b: SourceData) -> Measured:
         p_adjusted=None, verdict=None, reason=None, poi=poi, seeds_needed=None,
         proportion_test=None if proportion is None else ProportionTest(proportion.diff, proportion.z, proportion.p,
                                                                        PROPORTION_NOTE),
-        readings=_comparison_readings(a, b, sa, sb),
+        readings=_comparison_readings(a, b, sa, sb), alternative=comparison.alternative,
+        margin_pp=comparison.margin_pp, p_equiv=None if equivalence is None else equivalence.p_equiv,
     )
-    return Measured(result, welch, sa.sd, sb.sd, proportion)
+    return Measured(result, welch, sa.sd, sb.sd, proportion, paired, sd_diff, equivalence, untested)
+
+
+def _matched(a: SourceData, b: SourceData) -> tuple[list[float], list[float], Optional[float]]:
+    """The counted values of the seeds both arms have, in seed order, and the SD of their differences."""
+    of_b = {r.seed: r.value for r in b.runs if r.seed is not None}
+    pairs = sorted((r.seed, r.value, of_b[r.seed]) for r in a.runs if r.seed in of_b)
+    va, vb = [x for _, x, _ in pairs], [y for _, _, y in pairs]
+    return va, vb, stats.describe_sample([x - y for x, y in zip(va, vb)]).sd
+
+
+def _equivalence(diff: float, margin_pp: float, sa, sb, sd_diff: Optional[float],
+                 paired: bool) -> tuple[Optional[EquivalenceComparison], str]:
+    """The TOST with the paired SE and df n - 1, or Welch's; else None and why there is no test."""
+    if sa.n is None or sb.n is None or sa.n < 2 or sb.n < 2:
+        return None, f"n_a = {sa.n if sa.n is not None else 'not stated'}, n_b = " \
+                     f"{sb.n if sb.n is not None else 'not stated'}: the TOST needs at least 2 seeds per arm"
+    if paired:
+        se_df = None if not sd_diff else (sd_diff / math.sqrt(sa.n), sa.n - 1)
+    else:
+        se_df = welch_se_df(sa.sd, sa.n, sb.sd, sb.n)
+    if se_df is None:
+        if sa.sd is None or sb.sd is None:
+            return None, "the seed spread of an arm is not stated, so no test"
+        spread = "every seed's difference equal" if paired else "every seed of each arm equal"
+        return None, f"no seed spread ({spread}), so the TOST is undefined"
+    return equivalence_comparison(diff, *se_df, margin_pp), "no test"
 
 
 def judge_comparisons(measured: Sequence[Measured]) -> list[ComparisonResult]:
-    """Holm over every comparison with a defined Welch test, each contributing the p of its observed
-    direction (`comparison_family_p`), then the comparison rule; results in the input order.
+    """Holm over every comparison with a defined test, each contributing one p (`comparison_family_p`:
+    the p of its observed direction; an equivalence its `equivalence_family_p`), then its rule;
+    results in the input order.
 
-    `seeds_needed`: for an INCONCLUSIVE comparison with both SDs known, the seeds per arm that would
-    decide it at the observed difference and SDs (`seeds_per_arm`, before Holm), else None.
+    `seeds_needed`: for an INCONCLUSIVE comparison with the SDs known, the seeds per arm that would
+    decide it at the observed difference and SDs (before Holm), else None.
     """
-    family = {i: p for i, m in enumerate(measured) if (p := comparison_family_p(m.welch)) is not None}
+    family = {i: p for i, m in enumerate(measured) if (p := _family_p(m)) is not None}
     adjusted = dict(zip(family, stats.holm_adjust(list(family.values()))))
     out = []
     for i, m in enumerate(measured):
-        r, welch = m.result, m.welch
-        observed_z = welch.p_z_a_greater if welch.diff is None or welch.diff >= 0 else welch.p_z_b_greater
-        verdict = decide_comparison_verdict(
-            n_a=r.n_a, n_b=r.n_b, diff=r.diff, sd_a=m.sd_a, sd_b=m.sd_b, p_adjusted=adjusted.get(i),
-            z=welch.z, p_z=observed_z, proportion=m.proportion, proxy=r.proxy)
-        seeds = None
-        if verdict.label == INCONCLUSIVE and r.diff is not None and m.sd_a is not None and m.sd_b is not None:
-            seeds = seeds_per_arm(r.diff, m.sd_a, m.sd_b)
-        out.append(replace(r, p_adjusted=adjusted.get(i), verdict=verdict.label, reason=verdict.reason,
-                           seeds_needed=seeds))
+        r, welch, p_adjusted = m.result, m.welch, adjusted.get(i)
+        if r.alternative == "equivalent":
+            verdict = decide_equivalence_verdict(diff=r.diff, test=m.equivalence, p_adjusted=p_adjusted, sd=m.sd_diff,
+                                                 margin_pp=r.margin_pp, untested=m.untested, proxy=r.proxy)
+            seeds = equivalence_seeds(r.diff, m.sd_diff, r.margin_pp) if r.diff is not None else None
+        elif m.paired:
+            verdict = decide_paired_verdict(n=r.n_a, diff=r.diff, sd_diff=m.sd_diff, p_adjusted=p_adjusted,
+                                            proxy=r.proxy)
+            seeds = paired_seeds(r.diff, m.sd_diff) if r.diff is not None else None
+        else:
+            observed_z = welch.p_z_a_greater if welch.diff is None or welch.diff >= 0 else welch.p_z_b_greater
+            verdict = decide_comparison_verdict(
+                n_a=r.n_a, n_b=r.n_b, diff=r.diff, sd_a=m.sd_a, sd_b=m.sd_b, p_adjusted=p_adjusted,
+                z=welch.z, p_z=observed_z, proportion=m.proportion, proxy=r.proxy)
+            seeds = None
+            if r.diff is not None and m.sd_a is not None and m.sd_b is not None:
+                seeds = seeds_per_arm(r.diff, m.sd_a, m.sd_b)
+        out.append(replace(r, p_adjusted=p_adjusted, verdict=verdict.label, reason=verdict.reason,
+                           seeds_needed=seeds if verdict.label == INCONCLUSIVE else None))
     return out
 
 
+def _family_p(m: Measured) -> Optional[float]:
+    if m.result.alternative == "equivalent":
+        return equivalence_family_p(m.equivalence)
+    return comparison_family_p(m.welch)
+
+
+def same_runs(registry, comparison) -> bool:
+    """Whether both arms of `comparison` are scored from the same runs: one is the other's `runs_of`,
+    or both name the same claim (their profile sources are then the same records, seed by seed)."""
+    a, b = registry.claim(comparison.a), registry.claim(comparison.b)
+    return (a.runs_of or a.id) == (b.runs_of or b.id)
+
+
 def comparisons_for(registry, sources: Sequence[SourceData]) -> list[ComparisonResult]:
-    """Every registry comparison on every source present on both arms, in registry order, judged."""
+    """Every registry comparison on every source present on both arms, in registry order, judged;
+    paired on profile sources when both arms come from the same runs (`same_runs`)."""
     by_claim: dict[str, dict[tuple[str, str], SourceData]] = {}
     for source in sources:  # keyed by kind too: an external set named like a profile is another source
         by_claim.setdefault(source.claim_id, {})[(source.kind, source.source)] = source
     measured = []
     for comparison in registry.comparisons:
         arm_a, arm_b = by_claim.get(comparison.a, {}), by_claim.get(comparison.b, {})
+        paired = same_runs(registry, comparison)
         for key in arm_a:
             if key in arm_b:
-                measured.append(measure(comparison, arm_a[key], arm_b[key]))
+                measured.append(measure(comparison, arm_a[key], arm_b[key], paired=paired and key[0] == "profile"))
     return judge_comparisons(measured)
 
 

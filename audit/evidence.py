@@ -71,13 +71,24 @@ def checkpoint_rule(claim) -> str:
     return claim.protocol.checkpoint
 
 
+def scores_raw_beside_ema(record: RunRecord, claim) -> bool:
+    """Whether the claim's evidence in `record` is the raw weights' scores beside an EMA copy: the
+    claim's protocol evaluates `weights: raw` and the run trained with EMA on (so `final` / `best`
+    are the EMA's, `raw_final` / `raw_best` the raw weights', written under train.eval_raw_weights)."""
+    return claim.protocol.weights == "raw" and bool(record.config.get("train", {}).get("ema"))
+
+
 def selected_evaluation(record: RunRecord, claim):
     """The evaluation of `record` that the claim's current checkpoint rule selects (None if absent).
 
     The rule is the claim's as the registry states it now, not the one recorded at training time
-    (`record.selected`): a rule changed since the run applies to the run's stored evaluations.
+    (`record.selected`): a rule changed since the run applies to the run's stored evaluations. A
+    `weights: raw` claim reads a run with EMA on through its raw scores (`raw_best` / `raw_final`).
     """
-    return record.best if checkpoint_rule(claim) == "best" else record.final
+    best = checkpoint_rule(claim) == "best"
+    if scores_raw_beside_ema(record, claim):
+        return record.raw_best if best else record.raw_final
+    return record.best if best else record.final
 
 
 def same_config(record: RunRecord, config: Any) -> bool:
@@ -113,6 +124,9 @@ def standing(record: RunRecord, claim) -> Standing:
         return _diverged(record, claim, chosen)
     if record.status != "completed":
         return Standing(False, "failed", record.error or "the run failed", None)
+    if chosen is None and scores_raw_beside_ema(record, claim):
+        return Standing(False, "checkpoint_missing", f"the claim scores the raw weights' {checkpoint_rule(claim)} "
+                        "evaluation, which this EMA run did not record (trained without train.eval_raw_weights)")
     if chosen is None:
         return Standing(False, "checkpoint_missing", f"the claim now selects the {checkpoint_rule(claim)} "
                         "evaluation, which the record does not have")

@@ -36,6 +36,7 @@ def list_claims(registry: Registry, *, count_params: bool = True) -> dict:
             "split": claim.split,
             "claimed": claim.claimed,
             "tolerance_pp": claim.tolerance_pp,
+            "runs_of": claim.runs_of,
             "params_m": claim.params_m,
             "params_counted": count_paper_parameters(claim) if count_params else None,
             "statement": claim.statement,
@@ -51,7 +52,8 @@ def list_claims(registry: Registry, *, count_params: bool = True) -> dict:
             "file": claim.file,
         })
     comparisons = [
-        {"id": c.id, "a": c.a, "b": c.b, "alternative": c.alternative, "statement": c.statement, "file": c.file}
+        {"id": c.id, "a": c.a, "b": c.b, "alternative": c.alternative, "margin_pp": c.margin_pp,
+         "statement": c.statement, "file": c.file}
         for c in registry.comparisons
     ]
     return {"claims": claims, "comparisons": comparisons}

@@ -111,7 +111,9 @@ def assess(spec: RunSpec) -> PlannedRun:
 
     No record: `resume` from a checkpoint, else `new`. A record that counts is `done`; one that
     answers another question than the claim's today (profile, metric, config or checkpoint rule
-    changed) is `stale`; a damaged or failed one is retrained (`retry`).
+    changed) is `stale`; a damaged or failed one is retrained (`retry`), except a run that diverged:
+    the trainer is deterministic, so a rerun would diverge again; it is `done`, counted or excluded
+    as the claim's `protocol.diverged` says (audit.evidence).
     """
     found = standing_at(spec.directory / RECORD_NAME, spec.claim, spec.profile, spec.seed)
     if found is None:
@@ -119,7 +121,9 @@ def assess(spec: RunSpec) -> PlannedRun:
             return PlannedRun(spec, "resume", "resumes from its checkpoint")
         return PlannedRun(spec, "new")
     if found.counts:
-        return PlannedRun(spec, "done")
+        return PlannedRun(spec, "done", found.reason if found.diverged_at is not None else "")
+    if found.cause == "diverged":
+        return PlannedRun(spec, "done", f"{found.reason}; not retried: a deterministic rerun diverges again")
     if found.status == "stale":
         return PlannedRun(spec, "stale", found.reason)
     if found.cause == "failed":

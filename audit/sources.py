@@ -86,7 +86,9 @@ def collect_sources(registry, records: Iterable, externals: Iterable) -> tuple[l
     """Group records by (claim, profile) and flatten external results; returns (sources, problems).
 
     Order: claims in registry order; within a claim its profiles in registry order, then external
-    results by set id and file order. A record of an unknown claim is a problem, not a source.
+    results by set id and file order. A record of an unknown claim is a problem, not a source. A
+    claim with `runs_of` has no records of its own: the named claim's records (which carry that
+    claim's id) are its evidence too, judged by its own protocol (e.g. `weights: raw`).
     """
     claims = {claim.id: claim for claim in registry.claims}
     problems: list[str] = []
@@ -98,10 +100,11 @@ def collect_sources(registry, records: Iterable, externals: Iterable) -> tuple[l
         by_key.setdefault((record.claim_id, record.profile), []).append(record)
     sources: list[SourceData] = []
     for claim in registry.claims:
-        names = list(claim.profiles) + sorted({p for c, p in by_key if c == claim.id} - set(claim.profiles))
+        trained_by = claim.runs_of or claim.id  # a runs_of claim is scored from the named claim's records
+        names = list(claim.profiles) + sorted({p for c, p in by_key if c == trained_by} - set(claim.profiles))
         for name in names:
-            if (claim.id, name) in by_key:
-                sources.append(_profile_source(claim, name, by_key[(claim.id, name)]))
+            if (trained_by, name) in by_key:
+                sources.append(_profile_source(claim, name, by_key[(trained_by, name)]))
         for result_set in sorted(externals, key=lambda s: s.id):
             for result in result_set.results:
                 if result.claim == claim.id:

@@ -145,7 +145,12 @@ class WilsonComparisonReading(ComparisonReading):
 
 @dataclass(frozen=True)
 class ComparisonResult:
-    """One registry comparison (a > b) on one source both arms have: its tests and its verdict."""
+    """One registry comparison on one source both arms have: its tests and its verdict.
+
+    `alternative`: 'greater' (a > b) or 'equivalent' (|a - b| < margin_pp, `p_equiv` its TOST p before
+    Holm). `method`: 'raw' (per-seed values), 'summary' (means, SDs, n) or 'paired' (both arms from the
+    same runs: n_a = n_b = the seeds matched, means over them, t / df / p_welch of the paired t-test).
+    """
 
     id: str
     a: str
@@ -172,6 +177,9 @@ class ComparisonResult:
     seeds_needed: Optional[int]
     proportion_test: Optional[ProportionTest]
     readings: Optional[tuple[ComparisonReading, ...]]
+    alternative: str = "greater"
+    margin_pp: Optional[float] = None
+    p_equiv: Optional[float] = None
 
 
 @dataclass(frozen=True)

@@ -166,3 +166,32 @@ def test_h3l6_vs_h3l4_under_each_reading(real_summary):
     wilson = by[("wilson95", 1)]
     assert wilson["z"] == pytest.approx(stats.two_proportion_test(211, 400, 172, 400).z)
     assert wilson["t"] is None and "test-set" in wilson["note"]
+
+
+def test_an_equivalence_comparison_gets_its_tost_in_the_family(tmp_path):
+    from statsmodels.stats.weightstats import ttost_ind
+
+    from audit.registry import load_registry
+    from summary_inputs import DATA
+
+    text = (DATA / "two_claims.yaml").read_text().replace('statement: "alpha beats beta"',
+                                                          'statement: "alpha and beta alike"\n'
+                                                          '    alternative: equivalent\n    margin_pp: 2.0')
+    (tmp_path / "claims.yaml").write_text(text)
+    equiv = load_registry([tmp_path / "claims.yaml"])
+    a_vals, b_vals = [60.0, 60.5, 59.5, 60.2], [59.8, 60.4, 59.9, 60.1]
+    records = ([record(equiv, "toy/alpha", "smoke", k, v) for k, v in enumerate(a_vals)]
+               + [record(equiv, "toy/beta", "smoke", k, v) for k, v in enumerate(b_vals)])
+    (row,) = summary_json(equiv, records, [])["comparisons"]
+    p_equiv = ttost_ind(np.array(a_vals), np.array(b_vals), -2.0, 2.0, usevar="unequal")[0]
+    assert (row["alternative"], row["margin_pp"], row["method"]) == ("equivalent", 2.0, "raw")
+    assert row["p_equiv"] == pytest.approx(p_equiv) and row["p_adjusted"] == pytest.approx(p_equiv)
+    assert row["verdict"] == verdicts.SUPPORTED and "within the margin of ±2 pp" in row["reason"]
+    far = [record(equiv, "toy/beta", "smoke", k, v - 10) for k, v in enumerate(b_vals)]
+    (row,) = summary_json(equiv, records[:4] + far, [])["comparisons"]
+    assert row["verdict"] == verdicts.CONTRADICTED and "beyond the margin" in row["reason"]
+    flat = ([record(equiv, "toy/alpha", "smoke", k, 60.0) for k in range(2)]
+            + [record(equiv, "toy/beta", "smoke", k, 59.0) for k in range(2)])
+    (row,) = summary_json(equiv, flat, [])["comparisons"]
+    assert row["verdict"] == verdicts.INCONCLUSIVE and row["p_equiv"] is None and row["p_adjusted"] is None
+    assert row["reason"].endswith("no seed spread (every seed of each arm equal), so the TOST is undefined")

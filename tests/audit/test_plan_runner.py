@@ -91,6 +91,28 @@ def test_diverged_result_is_recorded_with_its_reason(registry, tmp_path):
     assert record.status == "failed" and record.error == "non-finite loss nan at step 3" and record.final is None
 
 
+def diverged_after_one_evaluation(_):
+    ev = fake_result(0.5)["evaluations"][0]
+    return {**fake_result(status="failed", error="non-finite loss nan at step 12"), "evaluations": [ev], "final": ev,
+            "best": ev}
+
+
+@pytest.mark.parametrize("policy, counted", [("", True), (", diverged: exclude", False)])
+def test_a_diverged_run_is_done_not_retried(tmp_path, policy, counted):
+    # a deterministic rerun diverges again: done whether the protocol counts it or excludes it
+    text = FIXTURE.read_text().replace("supervision_steps: 2}", "supervision_steps: 2" + policy + "}", 1)
+    (tmp_path / "claims.yaml").write_text(text)
+    spec = expand_plan(load_registry([tmp_path / "claims.yaml"]), profile="smoke", seeds=[0], runs_dir=tmp_path,
+                       claim_ids=["toy/alpha"])[0]
+    run_one(spec, diverged_after_one_evaluation)
+    planned = assess(spec)
+    assert planned.state == "done" and not planned.needs_training
+    assert planned.note.startswith("non-finite loss nan at step 12")
+    assert ("counted with its last finite evaluation" in planned.note) == counted
+    assert ("not retried: a deterministic rerun diverges again" in planned.note) == (not counted)
+    assert run_one(spec, lambda s: pytest.fail("a diverged run is not retrained")) is None
+
+
 def test_bad_data_is_bad_input_and_leaves_no_record(registry, tmp_path):
     from trm.data.errors import DataError
 

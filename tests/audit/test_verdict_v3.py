@@ -375,3 +375,62 @@ def test_holm_matches_statsmodels_multipletests():
         _, adjusted, _, _ = multipletests(p, method="holm")
         assert holm_adjust(p) == pytest.approx(tuple(adjusted), abs=1e-12)
         assert [a < 0.05 for a in holm_adjust(p)] == list(multipletests(p, alpha=0.05, method="holm")[0])
+
+
+# --- equivalence comparisons (audit.comparison_tests) -------------------------------------------
+
+def test_equivalence_comparison_by_hand_and_against_statsmodels():
+    from statsmodels.stats.weightstats import ttost_ind
+
+    from audit.comparison_tests import equivalence_comparison, welch_se_df
+
+    a, b = [87.0, 88.5, 86.0, 87.9], [86.5, 87.0, 85.2, 86.6, 87.4]
+    na, nb = len(a), len(b)
+    sa, sb = np.std(a, ddof=1), np.std(b, ddof=1)
+    se, df = welch_se_df(sa, na, sb, nb)
+    va, vb = sa ** 2 / na, sb ** 2 / nb
+    assert se == pytest.approx(math.sqrt(va + vb))
+    assert df == pytest.approx((va + vb) ** 2 / (va ** 2 / (na - 1) + vb ** 2 / (nb - 1)))
+    d = np.mean(a) - np.mean(b)
+    test = equivalence_comparison(d, se, df, 2.0)
+    assert test.p_lower == pytest.approx(sps.t.sf((d + 2.0) / se, df))
+    assert test.p_upper == pytest.approx(sps.t.cdf((d - 2.0) / se, df))
+    p_sm, lower, upper = ttost_ind(np.array(a), np.array(b), -2.0, 2.0, usevar="unequal")
+    assert test.p_equiv == pytest.approx(p_sm) and test.p_lower == pytest.approx(lower[1])
+    assert test.p_upper == pytest.approx(upper[1]) and test.p_beyond == pytest.approx(1 - test.p_upper)
+
+
+def test_equivalence_verdicts():
+    from audit import verdicts
+    from audit.comparison_tests import (decide_equivalence_verdict, equivalence_comparison, equivalence_family_p,
+                                        equivalence_seeds)
+
+    within = equivalence_comparison(0.5, 0.4, 8.0, 2.0)
+    assert equivalence_family_p(within) == within.p_equiv
+    shown = decide_equivalence_verdict(diff=0.5, test=within, p_adjusted=within.p_equiv, sd=0.8, margin_pp=2.0)
+    assert shown.label == verdicts.SUPPORTED and "within the margin of ±2 pp" in shown.reason
+    beyond = equivalence_comparison(-5.0, 0.8, 8.0, 2.0)
+    assert equivalence_family_p(beyond) == beyond.p_beyond == pytest.approx(sps.t.cdf((-5.0 + 2.0) / 0.8, 8.0))
+    contradicted = decide_equivalence_verdict(diff=-5.0, test=beyond, p_adjusted=beyond.p_beyond, sd=1.6,
+                                              margin_pp=2.0)
+    assert contradicted.label == verdicts.CONTRADICTED and "beyond the margin" in contradicted.reason
+    vague = equivalence_comparison(1.0, 2.0, 4.0, 2.0)
+    open_ = decide_equivalence_verdict(diff=1.0, test=vague, p_adjusted=vague.p_equiv, sd=4.0, margin_pp=2.0)
+    assert open_.label == verdicts.INCONCLUSIVE and f"{equivalence_seeds(1.0, 4.0, 2.0)} seeds per arm" in open_.reason
+    assert equivalence_seeds(1.0, 4.0, 2.0) == verdicts.seeds_for_equivalence(1.0, 4.0, 2.0)
+    untested = decide_equivalence_verdict(diff=1.0, test=None, p_adjusted=None, sd=None, margin_pp=2.0,
+                                          untested="n_a = 1, n_b = 1: the TOST needs at least 2 seeds per arm")
+    assert untested.label == verdicts.INCONCLUSIVE and untested.reason.endswith("at least 2 seeds per arm")
+
+
+def test_paired_test_is_the_one_sample_t_test_of_the_differences():
+    from audit.comparison_tests import paired_test
+
+    a, b = [90.0, 84.0, 88.0], [82.0, 77.0, 83.0]
+    test = paired_test(a, b)
+    ref = sps.ttest_rel(a, b, alternative="greater")
+    assert (test.t, test.df, test.p_a_greater) == pytest.approx((ref.statistic, 2, ref.pvalue))
+    assert test.p_b_greater == pytest.approx(1 - ref.pvalue) and test.z == test.t
+    assert paired_test([1.0, 2.0], [0.0, 1.0]).p_a_greater is None  # every difference equal: undefined
+    with pytest.raises(ValueError):
+        paired_test([1.0], [1.0, 2.0])
