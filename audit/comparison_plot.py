@@ -15,7 +15,7 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from audit.plots import DPI, STYLE, SourceEstimate, draw_estimate, set_margins, text_width, to_png
+from audit.plots import DPI, STYLE, SourceEstimate, draw_estimate, estimate_extent, set_margins, text_width, to_png
 
 VERDICT_COLORS = {"SUPPORTED": "#009E73", "CONTRADICTED": "#D55E00"}  # anything else: grey
 PANEL_HEIGHT = 1.55  # inches per panel, its two title lines included
@@ -56,14 +56,7 @@ def plot_comparisons(panels: Sequence[ComparisonPanel], colors: Mapping[str, str
 def _x_range(arms: Sequence[SourceEstimate]) -> tuple[float, float]:
     """Both arms' seeds, SD bars, intervals and published ± in view, padded by a tenth (at least 0.5 pp),
     at least 2 pp wide, within [-0.5, 100.5]."""
-    xs: list[float] = []
-    for est in arms:
-        xs += list(est.values)
-        if est.mean is not None:
-            spread = max(est.sd or 0.0, est.published_pm or 0.0)
-            xs += [est.mean - spread, est.mean + spread]
-        if est.ci95 is not None:
-            xs += list(est.ci95)
+    xs = [x for est in arms for x in estimate_extent(est)]
     if not xs:
         return 0.0, 100.0
     low, high = min(xs), max(xs)

@@ -20,7 +20,7 @@ from scipy import stats as sps
 
 from audit.stats import ALPHA, EPS, describe_sample, seeds_needed
 from audit.verdicts import (CONTRADICTED, INCONCLUSIVE, PLAN, PLAN_POWER, SUPPORTED, Verdict, WelchTest,
-                            seeds_for_equivalence)
+                            directional_verdict, seeds_for_equivalence)
 
 
 @dataclass(frozen=True)
@@ -155,14 +155,7 @@ def decide_paired_verdict(*, n: int, diff: Optional[float], sd_diff: Optional[fl
     if sd_diff == 0:
         return Verdict(INCONCLUSIVE, f"{gap}; every seed's difference is equal (SD 0), so the paired test is "
                                      "undefined")
-    if p_adjusted is None:
-        return Verdict(INCONCLUSIVE, f"{gap}; no test")
-    direction = "a > b" if diff >= 0 else "b > a"
-    if p_adjusted < alpha:
-        label = SUPPORTED if diff >= 0 else CONTRADICTED
-        return Verdict(label, f"{gap}; Holm-adjusted paired t p({direction}) = {p_adjusted:.3g} < {alpha:g}")
     n_plan = paired_seeds(diff, sd_diff)
     plan = (f"{n_plan} seeds at the observed SD of the differences {sd_diff:.2f} pp would decide it ({PLAN})"
             if n_plan else "no number of seeds decides it at this gap")
-    return Verdict(INCONCLUSIVE, f"{gap}, but Holm-adjusted paired t p({direction}) = {p_adjusted:.3g} >= "
-                                 f"{alpha:g}; {plan}")
+    return directional_verdict(gap, diff, p_adjusted, "paired t", plan, alpha)

@@ -203,6 +203,17 @@ def draw_estimate(ax, est: SourceEstimate, y: float, color: str) -> None:
             markeredgewidth=1.5, linestyle="none", zorder=4)
 
 
+def estimate_extent(est: SourceEstimate) -> list[float]:
+    """The x positions one estimate draws at: its seeds, mean +- the larger of SD and published ±, its CI."""
+    xs = list(est.values)
+    if est.mean is not None:
+        spread = max(est.sd or 0.0, est.published_pm or 0.0)
+        xs += [est.mean - spread, est.mean + spread]
+    if est.ci95 is not None:
+        xs += list(est.ci95)
+    return xs
+
+
 def _x_range(claims: Sequence[ClaimEstimates]) -> tuple[float, float]:
     xs = []
     for claim in claims:
@@ -210,12 +221,7 @@ def _x_range(claims: Sequence[ClaimEstimates]) -> tuple[float, float]:
             xs += [claim.claimed - claim.tolerance_pp, claim.claimed + claim.tolerance_pp]
         xs += list(claim.other_values)
         for est in claim.sources:
-            xs += list(est.values)
-            if est.mean is not None:
-                spread = max(est.sd or 0.0, est.published_pm or 0.0)
-                xs += [est.mean - spread, est.mean + spread]
-            if est.ci95 is not None:
-                xs += list(est.ci95)
+            xs += estimate_extent(est)
     if not xs:
         return 0.0, 100.0
     low, high = min(xs), max(xs)

@@ -300,14 +300,22 @@ def decide_comparison_verdict(*, n_a: Optional[int], n_b: Optional[int], diff: O
     if sd_a == sd_b == 0:
         return Verdict(INCONCLUSIVE, f"{gap}; no seed spread (every seed of each arm equal), so Welch is "
                                      "undefined")
+    return directional_verdict(gap, diff, p_adjusted, "Welch", _comparison_plan(diff, sd_a, sd_b), alpha)
+
+
+def directional_verdict(gap: str, diff: float, p_adjusted: Optional[float], test: str, plan: str,
+                        alpha: float = ALPHA) -> Verdict:
+    """The last clauses of a directional comparison: SUPPORTED (a > b) or CONTRADICTED (b > a) when
+    the Holm-adjusted p of the observed direction is below alpha, else INCONCLUSIVE with `plan`
+    (what would decide it). `gap` opens the reason; `test` names the test ("Welch", "paired t")."""
     if p_adjusted is None:
         return Verdict(INCONCLUSIVE, f"{gap}; no test")
     direction = "a > b" if diff >= 0 else "b > a"
     if p_adjusted < alpha:
         label = SUPPORTED if diff >= 0 else CONTRADICTED
-        return Verdict(label, f"{gap}; Holm-adjusted Welch p({direction}) = {p_adjusted:.3g} < {alpha:g}")
-    return Verdict(INCONCLUSIVE, f"{gap}, but Holm-adjusted Welch p({direction}) = {p_adjusted:.3g} >= {alpha:g}; "
-                                 f"{_comparison_plan(diff, sd_a, sd_b)}")
+        return Verdict(label, f"{gap}; Holm-adjusted {test} p({direction}) = {p_adjusted:.3g} < {alpha:g}")
+    return Verdict(INCONCLUSIVE, f"{gap}, but Holm-adjusted {test} p({direction}) = {p_adjusted:.3g} >= {alpha:g}; "
+                                 f"{plan}")
 
 
 def seeds_per_arm(diff: float, sd_a: float, sd_b: float, *, alpha: float = ALPHA,
