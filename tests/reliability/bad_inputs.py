@@ -282,7 +282,7 @@ CASES: list[Case] = [
     Case("cli: claims file that does not exist", "cli", _cli("run", "nowhere.yaml"), "no such claims file"),
     Case("cli: claims directory without YAML", "cli",
          lambda work: ["claims", str(Path(_write(work, "empty/readme.txt", "no claims here\n")).parent)],
-         "no claims files found"),
+         "only claims files (*.yaml) belong in"),
     Case("cli: --runs-dir is a file", "cli", _cli("run", "claims.yaml", "--runs-dir", "a-file"), "is a file"),
     Case("cli: report --format pdf", "cli", _cli("report", "--format", "pdf"), "--format"),
     Case("cli: report on a missing claims path", "cli", _cli("report", "--claims", "nowhere.yaml", "--runs-dir", "runs"),
