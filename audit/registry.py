@@ -58,7 +58,7 @@ MAX_TOLERANCE_PP = 50.0
 
 def _tolerance(value: float) -> Optional[str]:
     if value < 0:
-        return "expected a number >= 0 of percentage points"
+        return "expected a number >= 0"
     if value > MAX_TOLERANCE_PP:
         return (f"expected at most {MAX_TOLERANCE_PP:g} pp (a wider band covers half the percentage scale "
                 "and accepts any result)")
