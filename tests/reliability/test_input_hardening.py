@@ -72,3 +72,19 @@ def test_atomic_writes_follow_the_umask(tmp_path, umask, mode):
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "run.json").stat().st_mode) == mode
     assert (tmp_path / "run.json").read_bytes() == b"{}\n"
+
+
+@pytest.mark.parametrize("args, option", [
+    (["--threads", "0"], "'--threads'"), (["--threads", "²"], "'--threads'"), (["--seed", "-3"], "'--seed'"),
+    (["--seed", str(2**64)], "'--seed'"),
+])
+def test_trainer_cli_numeric_options_are_one_line(tmp_path, args, option):
+    from click.testing import CliRunner
+
+    from trm.__main__ import main
+
+    (tmp_path / "config.yaml").write_text("model: {}\n")
+    result = CliRunner().invoke(main, ["train", str(tmp_path / "config.yaml"), "--run-dir", str(tmp_path / "run"), *args])
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert result.exit_code == 2 and len(errors) == 1 and option in errors[0], result.output
+    assert not (tmp_path / "run").exists()  # refused before anything is written
