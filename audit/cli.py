@@ -16,9 +16,12 @@ from audit.errors import AuditError, InputError
 from trm.config import MAX_AUG, MAX_GRID, MAX_ITEMS
 from trm.schema import INT64_LIMIT
 
-# Bounds of the numeric options (each bad value is click's one-line usage error, exit 2): a Slurm job
-# runs at most a year; processes, devices and parallel runs at most 1024 on one node.
+# Bounds of the numeric options (each bad value is one line, exit 2): a Slurm job runs at most a year;
+# processes, devices, parallel runs and threads stay within what one node has (torch.set_num_threads
+# fails in C++ past a C int).
 MAX_TIME_MIN = 366 * 24 * 60
+MAX_PROCESSES = 1024
+MAX_THREADS = 4096
 
 
 def translate_errors(command):
@@ -120,9 +123,6 @@ def _set_threads(threads: str) -> None:
         torch.set_num_threads(_thread_count(threads))
 
 
-MAX_THREADS = 4096  # more than any machine's cores; torch.set_num_threads fails in C++ past an int
-
-
 def _thread_count(threads: str) -> int:
     """--threads as a number; only ASCII digits ('²'.isdigit() is true, but int('²') fails)."""
     if threads.isascii() and threads.isdigit() and 0 < int(threads) <= MAX_THREADS:
@@ -138,13 +138,13 @@ def _thread_count(threads: str) -> int:
               "and ranges, e.g. 0-4 or 0,2,5-7 (default: the declared seeds).")
 @click.option("--runs-dir", default="runs", type=click.Path(file_okay=False, path_type=str), show_default=True)
 @click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), show_default=True)
-@click.option("--nproc-per-node", default=1, type=click.IntRange(min=1, max=1024), show_default=True,
+@click.option("--nproc-per-node", default=1, type=click.IntRange(min=1, max=MAX_PROCESSES), show_default=True,
               help="Processes (devices) per run, launched with torchrun.")
-@click.option("--parallel", default=1, type=click.IntRange(min=1, max=1024), show_default=True,
+@click.option("--parallel", default=1, type=click.IntRange(min=1, max=MAX_PROCESSES), show_default=True,
               help="Runs at once on this machine.")
 @click.option("--launcher", default="local", type=click.Choice(["local", "slurm"]), show_default=True)
 @click.option("--partition", default=None, help="Slurm partition ('local' runs the jobs here through submitit).")
-@click.option("--gpus-per-node", default=1, type=click.IntRange(min=0, max=1024), show_default=True)
+@click.option("--gpus-per-node", default=1, type=click.IntRange(min=0, max=MAX_PROCESSES), show_default=True)
 @click.option("--time-min", default=60 * 24, type=click.IntRange(min=1, max=MAX_TIME_MIN), show_default=True, help="Slurm time limit.")
 @click.option("--account", default=None, help="Slurm account.")
 @click.option("--data-cache", default="data-cache", type=click.Path(path_type=str), show_default=True,
