@@ -13,6 +13,15 @@ import click
 
 from audit import __version__
 from audit.errors import AuditError, InputError
+from trm.config import MAX_AUG, MAX_GRID, MAX_ITEMS
+from trm.schema import INT64_LIMIT
+
+# Bounds of the numeric options (each bad value is one line, exit 2): a Slurm job runs at most a year;
+# processes, devices, parallel runs and threads stay within what one node has (torch.set_num_threads
+# fails in C++ past a C int).
+MAX_TIME_MIN = 366 * 24 * 60
+MAX_PROCESSES = 1024
+MAX_THREADS = 4096
 
 
 def translate_errors(command):
@@ -110,10 +119,15 @@ def _set_threads(threads: str) -> None:
         from trm.host import threads_for_current_load
 
         torch.set_num_threads(threads_for_current_load())
-    elif threads.isdigit() and int(threads) > 0:
-        torch.set_num_threads(int(threads))
     else:
-        raise InputError(f"--threads: expected a positive integer or 'auto', got {threads!r}")
+        torch.set_num_threads(_thread_count(threads))
+
+
+def _thread_count(threads: str) -> int:
+    """--threads as a number; only ASCII digits ('²'.isdigit() is true, but int('²') fails)."""
+    if threads.isascii() and threads.isdigit() and 0 < int(threads) <= MAX_THREADS:
+        return int(threads)
+    raise InputError(f"--threads: expected 'auto' or an integer from 1 to {MAX_THREADS}, got {threads!r}")
 
 
 @cli.command()
@@ -124,14 +138,14 @@ def _set_threads(threads: str) -> None:
               "and ranges, e.g. 0-4 or 0,2,5-7 (default: the declared seeds).")
 @click.option("--runs-dir", default="runs", type=click.Path(file_okay=False, path_type=str), show_default=True)
 @click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), show_default=True)
-@click.option("--nproc-per-node", default=1, type=click.IntRange(min=1), show_default=True,
+@click.option("--nproc-per-node", default=1, type=click.IntRange(min=1, max=MAX_PROCESSES), show_default=True,
               help="Processes (devices) per run, launched with torchrun.")
-@click.option("--parallel", default=1, type=click.IntRange(min=1), show_default=True,
+@click.option("--parallel", default=1, type=click.IntRange(min=1, max=MAX_PROCESSES), show_default=True,
               help="Runs at once on this machine.")
 @click.option("--launcher", default="local", type=click.Choice(["local", "slurm"]), show_default=True)
 @click.option("--partition", default=None, help="Slurm partition ('local' runs the jobs here through submitit).")
-@click.option("--gpus-per-node", default=1, type=click.IntRange(min=0), show_default=True)
-@click.option("--time-min", default=60 * 24, type=click.IntRange(min=1), show_default=True, help="Slurm time limit.")
+@click.option("--gpus-per-node", default=1, type=click.IntRange(min=0, max=MAX_PROCESSES), show_default=True)
+@click.option("--time-min", default=60 * 24, type=click.IntRange(min=1, max=MAX_TIME_MIN), show_default=True, help="Slurm time limit.")
 @click.option("--account", default=None, help="Slurm account.")
 @click.option("--data-cache", default="data-cache", type=click.Path(path_type=str), show_default=True,
               help="Where built datasets are cached (shared by every run; out of git).")
@@ -149,6 +163,8 @@ def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_nod
     # Before torch loads OpenMP: idle threads sleep instead of spinning. On a shared CPU, spinning
     # threads stall each other at every parallel region (measured 7-41x slower steps on 2 loaded cores).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if threads != "auto":
+        _thread_count(threads)  # a bad value is refused before the plan, not after it is printed
 
     from audit.evidence import checkpoint_rule, selected_evaluation
     from audit.launch import LaunchOptions, execute, resolve_device
@@ -222,8 +238,8 @@ def import_results(results_file, claims_paths, runs_dir, replace_existing):
 
 @cli.command("plan-seeds")
 @click.option("--claim", "claim_id", required=True, help="The claim id.")
-@click.option("--gap", type=float, default=None, help="Difference to detect, pp (default: the claim's tolerance).")
-@click.option("--sd", type=float, default=None,
+@click.option("--gap", type=click.FloatRange(max=100), default=None, help="Difference to detect, pp (default: the claim's tolerance).")
+@click.option("--sd", type=click.FloatRange(max=100), default=None,
               help="Seed SD, pp (default: observed; comparable sources first, then the most runs).")
 @click.option("--claims", "claims_paths", multiple=True, default=("claims",), show_default=True,
               type=click.Path(path_type=str), help="Claims files or directories.")
@@ -264,12 +280,12 @@ def data():
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=str), help="New processed directory.")
 @click.option("--source", "source", default=None, type=click.Path(exists=True, file_okay=False, path_type=str),
               help="Real data: hub CSV dir (train.csv, test.csv) or Kaggle ARC dir. Default: the offline stand-in.")
-@click.option("--size", type=click.IntRange(min=1), default=None, help="Original training items (groups).")
-@click.option("--test-size", type=click.IntRange(min=1), default=None, help="Test items (default: all; stand-ins: --size).")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--grid-size", type=click.IntRange(min=1), default=None, help="Sudoku 4/6/8/9, maze side, ARC canvas.")
-@click.option("--num-aug", type=click.IntRange(min=0), default=None, help="Augmented versions per item (Sudoku, ARC).")
-@click.option("--difficulty", type=click.IntRange(min=0), default=None,
+@click.option("--size", type=click.IntRange(min=1, max=MAX_ITEMS), default=None, help="Original training items (groups).")
+@click.option("--test-size", type=click.IntRange(min=1, max=MAX_ITEMS), default=None, help="Test items (default: all; stand-ins: --size).")
+@click.option("--seed", type=click.IntRange(min=0, max=INT64_LIMIT), default=0, show_default=True)
+@click.option("--grid-size", type=click.IntRange(min=1, max=MAX_GRID), default=None, help="Sudoku 4/6/8/9, maze side, ARC canvas.")
+@click.option("--num-aug", type=click.IntRange(min=0, max=MAX_AUG), default=None, help="Augmented versions per item (Sudoku, ARC).")
+@click.option("--difficulty", type=click.IntRange(min=0, max=MAX_GRID * MAX_GRID), default=None,
               help="Stand-ins: Sudoku givens, or minimum maze path length in moves.")
 @click.option("--dihedral-aug/--no-dihedral-aug", default=None, help="Maze: the 8 dihedral versions (official --aug).")
 @translate_errors

@@ -36,8 +36,8 @@ from typing import Any, Iterable, Literal, Optional
 
 from audit.errors import InputError, RecordExistsError
 from audit.records import write_bytes_atomic
-from audit.yamlio import read_yaml
-from trm.schema import ConfigError, from_dict, non_negative, positive, spec
+from audit.yamlio import read_yaml, yaml_files_in
+from trm.schema import ConfigError, at_most, from_dict, non_negative, positive, spec
 
 FORMAT_VERSION = 1
 PM_KINDS = ("sd", "se", "ci95", "wilson95", "unknown")
@@ -51,6 +51,16 @@ def _percent(value: float) -> Optional[str]:
 def _percents(values: tuple) -> Optional[str]:
     bad = [v for v in values if not 0 <= v <= 100]
     return f"expected percentages between 0 and 100, found {bad[0]!r}" if bad else None
+
+
+def _seeds(seeds: tuple) -> Optional[str]:
+    bad = [s for s in seeds if s < 0]
+    return f"expected seeds >= 0, found {bad[0]!r}" if bad else None
+
+
+def _spread(value: float) -> Optional[str]:
+    """A ± in percentage points: a spread of percentages cannot exceed the 100 pp of the scale."""
+    return None if 0 <= value <= 100 else "expected a number of percentage points between 0 and 100"
 
 
 def _non_empty(value: str) -> Optional[str]:
@@ -77,10 +87,10 @@ class ExternalResult:
     claim: str = spec(check=_non_empty, doc="the claim id these numbers are for")
     label: Optional[str] = spec(None, doc="tells several results for one claim apart, e.g. '50k epochs'")
     values: Optional[tuple[float, ...]] = spec(None, check=_percents, doc="per-seed values, percent")
-    seeds: Optional[tuple[int, ...]] = spec(None, doc="the seed of each value, when known")
+    seeds: Optional[tuple[int, ...]] = spec(None, check=_seeds, doc="the seed of each value, when known")
     counts: Optional[tuple[tuple[float, ...], ...]] = spec(None, doc="(correct, total) of each value")
     mean: Optional[float] = spec(None, check=_percent, doc="published mean, percent (summary form)")
-    pm: Optional[float] = spec(None, check=non_negative, doc="the published ± in percentage points")
+    pm: Optional[float] = spec(None, check=_spread, doc="the published ± in percentage points")
     pm_kind: Literal["sd", "se", "ci95", "wilson95", "unknown"] = spec(
         "unknown", doc="what the ± is: seed SD, SE of the mean, Student-t 95% half-width, "
         "single-run Wilson 95% half-width, or not stated")
@@ -116,6 +126,8 @@ class ExternalResult:
             for i, pair in enumerate(self.counts):
                 if len(pair) != 2 or not 0 <= pair[0] <= pair[1] or pair[1] <= 0:
                     raise ConfigError(f"counts[{i}]", f"expected [correct, total] with 0 <= correct <= total, got {list(pair)}")
+                if self.test_size is not None and pair[1] != self.test_size:
+                    raise ConfigError(f"counts[{i}]", f"total {pair[1]} is not test_size {self.test_size}")
                 if abs(100 * pair[0] / pair[1] - self.values[i]) > 0.01:
                     raise ConfigError(f"counts[{i}]", f"{pair[0]}/{pair[1]} is not the value {self.values[i]}")
 
@@ -135,7 +147,7 @@ class ExternalResultSet:
     format_version: int = spec(FORMAT_VERSION, doc="schema version of this file")
     hardware: Optional[str] = spec(None, doc="hardware the numbers were obtained on")
     deviations: tuple[str, ...] = spec((), doc="deviations from the paper's recipe, for every result")
-    pm_decimals: int = spec(2, check=non_negative, doc="decimals the ± values are published with (their rounding)")
+    pm_decimals: int = spec(2, check=at_most(10, non_negative), doc="decimals the ± values are published with (their rounding)")
     id: str = field(default="", metadata={"internal": True})
     file: str = field(default="", compare=False, metadata={"internal": True})
 
@@ -183,7 +195,7 @@ def load_externals(directory: Path | str, claim_ids: Optional[Iterable[str]] = N
     if not directory.is_dir():
         return ()
     ids = None if claim_ids is None else tuple(claim_ids)
-    return tuple(load_external(p, ids) for p in sorted(directory.glob("*.yaml")) if p.is_file())
+    return tuple(load_external(p, ids) for p in yaml_files_in(directory, "external results"))
 
 
 def import_external(path: Path | str, external_dir: Path | str, *,

@@ -9,6 +9,7 @@ MAX_POINTS points per line, which keeps a report over a thousand runs within sec
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import re
@@ -36,9 +37,22 @@ def claim_label(claim) -> str:
     return f"{claim.benchmark} · {claim.model}"
 
 
+# Texts whose stem can be read back ('/' <-> '--'): lower-case words without '--' of their own.
+_PLAIN = re.compile(r"[a-z0-9_.+-]+(/[a-z0-9_.+-]+)*")
+
+
 def file_stem(text: str) -> str:
-    """A claim id or benchmark as a file name: 'arc-agi-1/trm-att' -> 'arc-agi-1--trm-att'."""
-    return re.sub(r"[^a-z0-9_.+-]+", "-", text.lower().replace("/", "--"))
+    """A claim id or benchmark as a file name, one name per text (two plots never share a file).
+
+    A plain text keeps its readable stem: 'arc-agi-1/trm-att' -> 'arc-agi-1--trm-att'. Any other
+    ('adv--tiny-mlp', 'Toy Sudoku', non-ASCII) would share a stem with another text, so it gets
+    the readable part plus '~' and a digest of the text: 'toy-sudoku~3f1c...'. Plain stems have no
+    '~', so the two kinds never meet.
+    """
+    stem = re.sub(r"[^a-z0-9_.+-]+", "-", text.lower().replace("/", "--"))
+    if _PLAIN.fullmatch(text) and "--" not in text:
+        return stem
+    return f"{stem}~{hashlib.sha256(text.encode('utf-8')).hexdigest()[:12]}"
 
 
 def run_status(summary: Summary) -> dict[tuple[str, str, int], str]:

@@ -23,9 +23,9 @@ from typing import Any, Iterable, Literal, Optional
 from audit.errors import InputError
 from audit.seed_lists import parse_seed_list, seed_list_problem
 from audit.setups import CLAIM, SETUPS_FILE, Resolved, Setups, load_setups, resolve
-from audit.yamlio import read_yaml
-from trm.config import DataConfig, ModelConfig, OptimConfig, TrainConfig, check
-from trm.schema import ConfigError, from_dict, non_negative, positive, spec
+from audit.yamlio import read_yaml, yaml_files_in
+from trm.config import MAX_DEPTH, DataConfig, ModelConfig, OptimConfig, TrainConfig, check
+from trm.schema import ConfigError, at_most, from_dict, positive, spec
 
 # Lower-case words joined by '/', '-', '_', '.'; no empty parts, no '..': ids become run directories.
 CLAIM_ID = re.compile(r"^[a-z0-9][a-z0-9_.+-]*(/[a-z0-9][a-z0-9_.+-]*)*$")
@@ -49,6 +49,24 @@ def _claim_id(value: str) -> Optional[str]:
 
 def _percent(value: float) -> Optional[str]:
     return None if 0 <= value <= 100 else "expected a percentage between 0 and 100"
+
+
+# A tolerance or margin above this says nothing: within 50 pp of a claimed percentage is at least half
+# the scale (100 pp would accept any result at all), so no verdict could tell a reproduction from noise.
+MAX_TOLERANCE_PP = 50.0
+
+
+def _tolerance(value: float) -> Optional[str]:
+    if value < 0:
+        return "expected a number >= 0"
+    if value > MAX_TOLERANCE_PP:
+        return (f"expected at most {MAX_TOLERANCE_PP:g} pp (a wider band covers half the percentage scale "
+                "and accepts any result)")
+    return None
+
+
+def _margin(value: float) -> Optional[str]:
+    return "expected a positive number of percentage points" if value <= 0 else _tolerance(value)
 
 
 def _non_empty(value: str) -> Optional[str]:
@@ -81,8 +99,8 @@ class Protocol:
 
     weights: Literal["ema", "raw"] = spec("ema", doc="evaluated weights: the EMA copy or the raw ones")
     checkpoint: Literal["final", "best"] = spec("final", doc="which evaluation of a run is the result")
-    pass_k: Optional[int] = spec(None, check=positive, doc="k of pass@k (ARC), null otherwise")
-    supervision_steps: int = spec(16, check=positive, doc="supervision steps at test time (N_sup)")
+    pass_k: Optional[int] = spec(None, check=at_most(MAX_DEPTH), doc="k of pass@k (ARC), null otherwise")
+    supervision_steps: int = spec(16, check=at_most(MAX_DEPTH), doc="supervision steps at test time (N_sup)")
     pooled_votes: Optional[bool] = spec(None, doc="ARC: votes pooled across a run's evaluations (true, TRM's "
                                         "evaluator) or one checkpoint's predictions scored alone (false, HRM's)")
     task_credit: Optional[Literal["fraction", "all"]] = spec(
@@ -154,7 +172,7 @@ class Claim:
     split: Literal["test"] = spec("test", doc="the split the number is on")
     protocol: Protocol = spec(Protocol(), doc="how it was evaluated")
     params_m: Optional[float] = spec(None, check=positive, doc="stated parameter count, millions")
-    tolerance_pp: float = spec(2.0, check=non_negative, doc="|achieved - claimed| within this counts as reproduced")
+    tolerance_pp: float = spec(2.0, check=_tolerance, doc="|achieved - claimed| within this counts as reproduced")
     other_values: tuple[OtherValue, ...] = spec((), doc="other values for the same claim and where they appear")
     notes: str = spec("", doc="anything a reader of the report should know")
     runs_of: Optional[str] = spec(None, check=_claim_id, doc=(
@@ -174,7 +192,7 @@ class Comparison:
     statement: str = spec(check=_non_empty, doc="the comparative claim in words")
     alternative: Literal["greater", "equivalent"] = spec("greater", doc=(
         "greater: a > b, one-tailed; equivalent: |a - b| < margin_pp (the paper reports no significant difference)"))
-    margin_pp: Optional[float] = spec(None, check=positive, doc="equivalence margin in pp (alternative: equivalent only)")
+    margin_pp: Optional[float] = spec(None, check=_margin, doc="equivalence margin in pp (alternative: equivalent only)")
     file: str = field(default="", compare=False, metadata={"internal": True})
 
 
@@ -244,11 +262,12 @@ def _check_runs_of(claims: list[Claim]) -> None:
 
 
 def _expand(paths: Iterable[Path | str]) -> list[Path]:
+    """The claims files named by `paths` (files, or directories whose `*.yaml` files are read)."""
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files.extend(sorted(p for p in path.glob("*.yaml") if p.is_file() and p.name != SETUPS_FILE))
+            files.extend(p for p in yaml_files_in(path, "claims") if p.name != SETUPS_FILE)
         elif path.is_file() and path.name == SETUPS_FILE:
             continue  # base setups, read with the claims files next to them (a shell glob claims/*.yaml names it)
         elif path.is_file():

@@ -56,9 +56,9 @@ def main(verbose):
 @click.argument("config", type=click.Path(exists=True, dir_okay=False))
 @click.option("--run-dir", required=True, type=click.Path(file_okay=False), help="metrics.csv, checkpoint/, result.json")
 @click.option("--device", default="cpu", show_default=True, help="torch device (cuda uses cuda:LOCAL_RANK under torchrun)")
-@click.option("--seed", type=int, default=None, help="override the config's run seed")
+@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=None, help="override the config's run seed")
 @click.option("--data-cache", type=click.Path(file_okay=False), default=None, help="processed datasets (default RUN_DIR/data)")
-@click.option("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+@click.option("--threads", type=click.IntRange(min=1, max=4096), default=None, help="torch CPU threads (default: torch's choice)")
 def train(config, run_dir, device, seed, data_cache, threads):
     """Train CONFIG into RUN_DIR, resuming from its checkpoint if there is one."""
     import torch

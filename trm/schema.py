@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from typing import Any, Callable, Literal, Mapping, Optional, Union
@@ -33,6 +34,41 @@ def probability(value: Any) -> Optional[str]:
 
 def unit_open(value: Any) -> Optional[str]:
     return None if 0 <= value < 1 else "expected a number in [0, 1)"
+
+
+def at_most(limit: int, base: Check = positive) -> Check:
+    """`base`, and no more than `limit`: an integer that reaches torch (a tensor size, a loop count) must
+    stay far below what a 64-bit size can hold, or torch fails in C++ instead of here."""
+
+    def check(value: Any) -> Optional[str]:
+        problem = base(value)
+        if problem:
+            return problem
+        return None if value <= limit else f"expected at most {limit}"
+
+    return check
+
+
+# Past this no integer field means anything: torch holds sizes and seeds as signed 64-bit numbers.
+INT64_LIMIT = 2**63 - 1
+# What PyYAML (YAML 1.1) reads as a string although it looks like a number: an exponent without a
+# dot (1e-3, 5E4). YAML 1.2 would read a float; the fix is to write the mantissa with a dot.
+_DOTLESS_EXPONENT = re.compile(r"[-+]?[0-9]+[eE][-+]?[0-9]+")
+
+
+def _string_number_hint(value: Any) -> str:
+    """' (a string: ...)' when `value` is text that reads as a number, saying how to write it; else ''."""
+    if not isinstance(value, str):
+        return ""
+    text = value.strip()
+    if _DOTLESS_EXPONENT.fullmatch(text):
+        mantissa, _, exponent = text.lower().partition("e")
+        return f" (a string: YAML reads {text} as text; write {mantissa}.0e{exponent})"
+    try:
+        float(text)
+    except ValueError:
+        return ""
+    return " (a string: write the number without quotes)"
 
 
 def spec(default: Any = dataclasses.MISSING, *, check: Optional[Check] = None, doc: str = "") -> Any:
@@ -112,8 +148,10 @@ def _coerce(tp: Any, value: Any, field: str, check: Optional[Check]) -> Any:
             ok = False
         if not ok:
             words = _constraint_words(check) or _type_words(tp)
-            raise ConfigError(field, f"expected {words}, got {describe(value)}")
+            raise ConfigError(field, f"expected {words}, got {describe(value)}{_string_number_hint(value)}")
         value = tp(value)
+        if tp is int and abs(value) > INT64_LIMIT:
+            raise ConfigError(field, f"expected an integer that fits 64 bits (at most 2**63 - 1), got {describe(value)}")
     elif tp is str:
         if not isinstance(value, str):
             raise ConfigError(field, f"expected a string, got {describe(value)}")

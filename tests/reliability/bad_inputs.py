@@ -282,7 +282,7 @@ CASES: list[Case] = [
     Case("cli: claims file that does not exist", "cli", _cli("run", "nowhere.yaml"), "no such claims file"),
     Case("cli: claims directory without YAML", "cli",
          lambda work: ["claims", str(Path(_write(work, "empty/readme.txt", "no claims here\n")).parent)],
-         "no claims files found"),
+         "only claims files (*.yaml) belong in"),
     Case("cli: --runs-dir is a file", "cli", _cli("run", "claims.yaml", "--runs-dir", "a-file"), "is a file"),
     Case("cli: report --format pdf", "cli", _cli("report", "--format", "pdf"), "--format"),
     Case("cli: report on a missing claims path", "cli", _cli("report", "--claims", "nowhere.yaml", "--runs-dir", "runs"),
@@ -390,7 +390,93 @@ CASES: list[Case] = [
          "all__labels.npy"),
     Case("data: data show on a directory that is not a dataset", "data",
          lambda work: ["data", "show", str(Path(_write(work, "plain/readme.txt", "hello\n")).parent)], "missing"),
+    # ---- issue 16: type errors that read as range errors ----
+    Case("claims: lr written 1e-3 (a string in YAML)", "claims", _claims(_replace("lr: 1.0e-3", "lr: 1e-3"), "claims"),
+         "train.lr: expected a positive number, got '1e-3' (a string: YAML reads 1e-3 as text; write 1.0e-3)"),
+    Case("claims: claimed written 9E1", "claims", _claims(_replace("claimed: 90.0", "claimed: 9E1"), "claims"),
+         "claimed: expected a percentage between 0 and 100, got '9E1' (a string: YAML reads 9E1 as text; write 9.0e1)"),
+    Case("claims: quoted integer", "claims", _claims(_replace("hidden_size: 16", 'hidden_size: "16"'), "claims"),
+         "hidden_size: expected a positive number, got '16' (a string: write the number without quotes)"),
+    Case("external: mean written 5e1", "external",
+         _external(lambda t: t.replace("values: [50.0, 62.5]\n    seeds: [0, 1]\n    counts: [[8, 16], [10, 16]]\n",
+                                       "mean: 5e1\n")), "mean: expected a percentage between 0 and 100, got '5e1'"),
+    # ---- issue 16: nonsense values ----
+    Case("claims: tolerance of 500 pp", "claims",
+         _claims(_replace("    claimed: 90.0\n", "    claimed: 90.0\n    tolerance_pp: 500\n"), "claims"),
+         "toy/alpha: tolerance_pp: expected at most 50 pp"),
+    Case("claims: hidden size 2**80", "claims",
+         _claims(_replace("hidden_size: 16", f"hidden_size: {2**80}"), "claims"),
+         "model.hidden_size: expected an integer that fits 64 bits"),
+    Case("claims: hidden size 100000 (counted by claims)", "claims",
+         _claims(_replace("hidden_size: 16", "hidden_size: 100000"), "claims"), "model.hidden_size: expected at most 65536"),
+    Case("claims: a million recursion cycles", "claims",
+         _claims(_replace("l_cycles: 1", "l_cycles: 1000000"), "claims"), "model.l_cycles: expected at most 1024"),
+    Case("external: a ± of 500 pp", "external",
+         _external(lambda t: t.replace("values: [50.0, 62.5]\n    seeds: [0, 1]\n    counts: [[8, 16], [10, 16]]\n",
+                                       "mean: 56.0\n    pm: 500\n    pm_kind: sd\n")),
+         "toy/alpha: pm: expected a number of percentage points between 0 and 100"),
+    Case("external: a negative seed", "external", _external(lambda t: t.replace("seeds: [0, 1]", "seeds: [-1, 1]")),
+         "toy/alpha: seeds: expected seeds >= 0, found -1"),
+    Case("external: counts over another test size", "external",
+         _external(lambda t: t + "    test_size: 32\n"), "toy/alpha: counts[0]: total 16.0 is not test_size 32"),
+    # ---- issue 16: files that were silently ignored ----
+    Case("claims: a .yml file in the claims directory", "claims",
+         lambda work: ["claims", "cl", "--no-count"] if _write(work, "cl/toy.yml", CLAIMS_TEXT) else [],
+         "cl/toy.yml: claims files end in .yaml; rename it to toy.yaml"),
+    Case("claims: a stray file beside the claims", "claims",
+         lambda work: ["claims", "cl", "--no-count"] if (_write(work, "cl/toy.yaml", CLAIMS_TEXT)
+                                                         and _write(work, "cl/notes.txt", "x\n")) else [],
+         "cl/notes.txt: not a .yaml file; only claims files (*.yaml) belong in cl"),
+    Case("external: a .yml file in runs/external", "external",
+         lambda work: ["report", "--claims", _write(work, "claims.yaml", CLAIMS_TEXT), "--runs-dir", "runs",
+                       "--out", "reports"] if _write(work, "runs/external/colleague.yml", EXTERNAL_TEXT) else [],
+         "runs/external/colleague.yml: external results files end in .yaml; rename it to colleague.yaml"),
+    Case("external: a directory in runs/external", "external",
+         lambda work: ["report", "--claims", _write(work, "claims.yaml", CLAIMS_TEXT), "--runs-dir", "runs",
+                       "--out", "reports"] if _write(work, "runs/external/old/colleague.yaml", EXTERNAL_TEXT) else [],
+         "runs/external/old: a directory; only external results files (*.yaml) belong in runs/external"),
+    # ---- issue 16: numeric command-line options ----
+    Case("cli: --threads a superscript digit", "cli", _cli("run", "claims.yaml", "--threads", "²"),
+         "--threads: expected 'auto' or an integer from 1 to 4096, got '²'"),
+    Case("cli: --threads 0", "cli", _cli("run", "claims.yaml", "--threads", "0", "--dry-run"), "--threads: expected"),
+    Case("cli: --threads past an int", "cli", _cli("run", "claims.yaml", "--threads", "99999999999999999999"),
+         "--threads: expected"),
+    Case("cli: --parallel a superscript digit", "cli", _cli("run", "claims.yaml", "--parallel", "²"), "'--parallel'"),
+    Case("cli: --nproc-per-node 10**13", "cli", _cli("run", "claims.yaml", "--nproc-per-node", "10000000000000"),
+         "'--nproc-per-node': 10000000000000 is not in the range 1<=x<=1024"),
+    Case("cli: --time-min past a year", "cli", _cli("run", "claims.yaml", "--time-min", "99999999"), "'--time-min'"),
+    Case("cli: plan-seeds with a 1e308 pp gap", "cli",
+         _cli("plan-seeds", "--claims", "claims.yaml", "--runs-dir", "runs", "--claim", "toy/alpha", "--gap", "1e308",
+              "--sd", "1"), "'--gap': 1e+308 is not in the range x<=100"),
+    Case("cli: plan-seeds with a 500 pp SD", "cli",
+         _cli("plan-seeds", "--claims", "claims.yaml", "--runs-dir", "runs", "--claim", "toy/alpha", "--sd", "500"),
+         "'--sd'"),
+    Case("cli: data build with a 99999 grid", "cli",
+         _cli("data", "build", "sudoku-extreme", "--out", "x", "--grid-size", "99999"), "'--grid-size'"),
+    # ---- issue 16: damaged processed directories, named where first read ----
+    Case("data: processed test_puzzles.json torn (data show)", "data",
+         _processed(lambda root: _official(root, test_puzzles='{"t1": {"test": ['), "show"),
+         "test_puzzles.json: line 1: not valid JSON"),
+    Case("data: processed task without test (data show)", "data",
+         _processed(lambda root: _official(root, test_puzzles='{"t1": {"train": []}}'), "show"),
+         "test_puzzles.json: task t1 field test: expected a non-empty list of test pairs"),
+    Case("data: processed test pair without output (data show)", "data",
+         _processed(lambda root: _official(root, test_puzzles='{"t1": {"test": [{"input": [[1]]}]}}'), "show"),
+         "test_puzzles.json: task t1 test[0]: missing 'output'"),
+    Case("data: identifiers.json one name too many (data show)", "data",
+         _processed(lambda root: _official(root, extra_identifier=True), "show"),
+         "field num_puzzle_identifiers"),
 ]
+
+
+def _official(root: Path, *, test_puzzles: str | None = None, extra_identifier: bool = False) -> None:
+    """Make `root` look written by an official builder (no build.json, so no content hash), then damage it."""
+    (root / "build.json").unlink()
+    if test_puzzles is not None:
+        (root / "test_puzzles.json").write_text(test_puzzles)
+    if extra_identifier:
+        names = json.loads((root / "identifiers.json").read_text())
+        (root / "identifiers.json").write_text(json.dumps(names + ["extra"]))
 
 
 def _csv_missing(work: Path) -> list:

@@ -15,7 +15,6 @@ evaluator for the whole run); with pool_votes=False, `result()` closes a round a
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from trm.data.encoding import arc_crop, grid_hash
-from trm.data.errors import DataError
-from trm.data.processed import TEST_PUZZLES, read_identifiers, read_meta
+from trm.data.processed import read_identifiers, read_meta, read_test_puzzles
 from trm.data.symmetry import parse_arc_version
 
 PASS_KS = (1, 2, 5, 10, 100, 1000)
@@ -55,9 +53,6 @@ class ArcEvaluator:
     def __init__(self, dataset_root: Path, pool_votes: bool = True, pass_ks: Sequence[int] = PASS_KS,
                  task_credit: str = "fraction"):
         root = Path(dataset_root)
-        path = root / TEST_PUZZLES
-        if not path.exists():
-            raise DataError(path, None, "missing: not an ARC processed directory")
         if task_credit not in TASK_CREDITS:
             raise ValueError(f"task_credit: expected one of {', '.join(TASK_CREDITS)}, got {task_credit!r}")
         self.pool_votes = pool_votes
@@ -67,7 +62,7 @@ class ArcEvaluator:
         meta = read_meta(root, "test")
         self.canvas = math.isqrt(meta.seq_len)
         self.blank_id = meta.blank_identifier_id
-        tasks = json.loads(path.read_text())
+        tasks = read_test_puzzles(root)
         # Ground truth per task: [(input hash, output hash) per test input, in order].
         self.truth = {task_id: [(grid_hash(np.asarray(p["input"])), grid_hash(np.asarray(p["output"])))
                                 for p in task["test"]] for task_id, task in tasks.items()}

@@ -77,6 +77,9 @@ def check_grid(value: Any, file: Any, where: str) -> np.ndarray:
 def _pairs(raw: Any, file: Any, task_id: str, part: str, outputs: Optional[list]) -> tuple[ArcPair, ...]:
     if not isinstance(raw, list):
         raise DataError(file, f"task {task_id} {part}", "expected a list of pairs")
+    if not raw:  # no demonstrations: nothing to learn the task from; no test: nothing to score
+        what = "demonstration" if part == "train" else "test"
+        raise DataError(file, f"task {task_id} {part}", f"expected at least one {what} pair, got an empty list")
     pairs = []
     for k, pair in enumerate(raw):
         where = f"task {task_id} {part}[{k}]"
@@ -127,10 +130,12 @@ def read_kaggle_subset(directory: Path, subset: str, *, need_solutions: bool) ->
     for task_id, task in raw.items():
         if not isinstance(task, dict) or "train" not in task or "test" not in task:
             raise DataError(challenges, f"task {task_id}", "expected an object with 'train' and 'test'")
+        if not isinstance(task["test"], list):
+            raise DataError(challenges, f"task {task_id} test", "expected a list of pairs")
         if solutions is None:
             outputs = [[[0]] for _ in task["test"]]
         else:
-            outputs = solutions.get(task_id)
+            outputs = solutions.get(task_id) if isinstance(solutions, dict) else None
             if not isinstance(outputs, list) or len(outputs) != len(task["test"]):
                 got = len(outputs) if isinstance(outputs, list) else "none"
                 raise DataError(solutions_path, f"task {task_id}",

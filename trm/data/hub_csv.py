@@ -53,13 +53,17 @@ class HubTable:
 
 
 def read_hub_csv(path: Path, cells: Optional[int] = None) -> HubTable:
-    """Read a hub CSV; every question and answer must have `cells` characters (default: the first row's)."""
+    """Read a hub CSV; every question and answer must have `cells` characters (default: the first row's).
+
+    Accepts what the hub and spreadsheet tools serve: a UTF-8 byte-order mark, CRLF line ends and
+    blank lines at the end; a blank line between data rows is refused (a damaged or merged file).
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(path, None, "file not found")
     questions, answers = bytearray(), bytearray()
     ratings, lines, sources = [], [], Counter()
-    with open(path, newline="", encoding="utf-8") as handle:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         try:
             header = next(reader, None)
@@ -67,7 +71,14 @@ def read_hub_csv(path: Path, cells: Optional[int] = None) -> HubTable:
                 raise DataError(path, None, "empty file: expected the header source,question,answer,rating")
             if tuple(header) != HEADER:
                 raise DataError(path, "line 1 (header)", f"expected columns {','.join(HEADER)}, got {','.join(header)!r}")
+            blank_line = None  # the first blank line seen: allowed only if no data row follows it
             for row in reader:
+                if not row:
+                    blank_line = blank_line or reader.line_num
+                    continue
+                if blank_line is not None:
+                    raise DataError(path, f"line {blank_line}", "blank line between data rows "
+                                    "(only blank lines at the end are allowed)")
                 where = f"row {len(ratings) + 1} (line {reader.line_num})"
                 if len(row) != 4:
                     raise DataError(path, where, f"expected 4 columns ({','.join(HEADER)}), got {len(row)}"

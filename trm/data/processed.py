@@ -228,6 +228,32 @@ def read_identifiers(root: Path) -> list:
     return names
 
 
+def read_test_puzzles(root: Path) -> dict:
+    """ARC's test_puzzles.json: {task id: {"train": [...], "test": [{"input", "output"}, ...]}}.
+
+    Checked where it is read, so a damaged file names itself, the task and the field instead of
+    failing later in scoring with a bare KeyError or JSONDecodeError.
+    """
+    from trm.data.arc_sources import check_grid
+
+    path = Path(root) / TEST_PUZZLES
+    if not path.exists():
+        raise DataError(path, None, "missing: not an ARC processed directory")
+    tasks = _load_json(path)
+    if not isinstance(tasks, dict) or not tasks:
+        raise DataError(path, None, "expected a non-empty object mapping task ids to tasks")
+    for task_id, task in tasks.items():
+        pairs = task.get("test") if isinstance(task, dict) else None
+        if not isinstance(pairs, list) or not pairs:
+            raise DataError(path, f"task {task_id} field test", "expected a non-empty list of test pairs")
+        for k, pair in enumerate(pairs):
+            for field in ("input", "output"):
+                if not isinstance(pair, dict) or field not in pair:
+                    raise DataError(path, f"task {task_id} test[{k}]", f"missing {field!r}")
+                check_grid(pair[field], path, f"task {task_id} test[{k}].{field}")
+    return tasks
+
+
 def load_split(root: Path, split: str, *, mmap: bool = True) -> tuple[DatasetMeta, SplitArrays]:
     """Read one split and check it against its dataset.json; DataError names file and problem.
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from trm.data.encoding import ARC_VOCAB, arc_crop, maze_vocab, sudoku_vocab
-from trm.data.processed import load_split, read_identifiers, verify_content
+from trm.data.processed import TEST_PUZZLES, load_split, read_identifiers, read_test_puzzles, verify_content
 
 
 def guess_vocabulary(vocab_size: int, seq_len: int) -> tuple[str, ...]:
@@ -32,8 +32,13 @@ def render_grid(tokens: np.ndarray, vocabulary: tuple[str, ...]) -> list[str]:
 def describe_dataset(root: Path, *, example: bool = True) -> list[str]:
     """Lines: source, seed, content hash check, sizes per split, vocabulary, deviations, and (if
     `example`) the first test example rendered as input | label."""
+    from trm.data.prepare import check_processed
+
     root = Path(root)
-    info = verify_content(root)
+    info = verify_content(root)  # first: "the data files changed" explains most other problems
+    check_processed(root)  # what the trainer checks (identifier count), so show accepts only what it accepts
+    if (root / TEST_PUZZLES).exists():
+        read_test_puzzles(root)
     lines = [f"dataset: {root}"]
     if info is None:
         lines.append("build.json: none (an official builder's directory); content hash not checked")

@@ -95,7 +95,7 @@ def test_arc_grid_too_large_or_bad_colour(tmp_path):
 
 
 def test_arc_missing_or_mismatched_solutions(tmp_path):
-    (tmp_path / "x_evaluation_challenges.json").write_text(json.dumps({"t1": {"train": [], "test": [{"input": [[1]]}]}}))
+    (tmp_path / "x_evaluation_challenges.json").write_text(json.dumps({"t1": {"train": [{"input": [[1]], "output": [[1]]}], "test": [{"input": [[1]]}]}}))
     with pytest.raises(DataError, match="no \\*_evaluation_solutions.json file: the held-out subset cannot be scored"):
         read_kaggle_subset(tmp_path, "evaluation", need_solutions=True)
     tasks, solved = read_kaggle_subset(tmp_path, "evaluation", need_solutions=False)
