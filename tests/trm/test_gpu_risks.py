@@ -5,14 +5,24 @@ import builtins
 import errno
 import os
 import shutil
+import subprocess
+import sys
+
+from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
+import yaml
 
 from trm import checkpoint
 from trm.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
+from trm.config import TrainConfig
 from trm.layers import Linear, cast_once
+from trm.schema import ConfigError
+from trm.train import train
+
+TINY = Path(__file__).parents[1] / "data" / "trm_tiny_train.yaml"
 
 
 # Risk 4: the bfloat16 weight-cast cache
@@ -114,3 +124,98 @@ def test_torch_write_failure_on_a_full_disk_becomes_enospc(tmp_path, monkeypatch
     with pytest.raises(OSError) as caught:
         save_checkpoint(tmp_path, {"x": 1})
     assert caught.value.errno == errno.ENOSPC and "ckpt-00000001" in str(caught.value)
+
+
+# Risk 2: gradient accumulation keeps the global batch and the update
+
+def _weights_after(tmp_path, data_cache, name, **train_overrides):
+    body = yaml.safe_load(TINY.read_text())
+    body["train"].update(max_steps=3, **train_overrides)
+    result = train(TrainConfig.from_dict(body), tmp_path / name, data_cache=data_cache)
+    assert result.status == "completed" and result.steps == 3
+    saved = load_checkpoint(tmp_path / name / "checkpoint")
+    return saved, result
+
+
+@pytest.mark.parametrize("accum_steps", [2, 4])
+def test_accumulated_micro_batches_give_the_large_batch_update(tmp_path, accum_steps):
+    cache = tmp_path / "cache"
+    whole, whole_result = _weights_after(tmp_path, cache, "whole")
+    micro, micro_result = _weights_after(tmp_path, cache, "micro", grad_accum_steps=accum_steps)
+    # Three updates on the persistent carry: slots that did not halt carry their example across steps.
+    for key, value in whole["model"].items():
+        assert torch.allclose(micro["model"][key], value, rtol=1e-5, atol=1e-6), key
+    worst = max((micro["model"][k].double() - v.double()).abs().max().item() for k, v in whole["model"].items())
+    print(f"grad_accum_steps={accum_steps}: max |weight difference| after 3 updates = {worst:.3g}")
+    carry, micro_carry = whole["ranks"][0]["carry"], micro["ranks"][0]["carry"]
+    assert torch.equal(carry["halted"], micro_carry["halted"]) and torch.equal(carry["steps"], micro_carry["steps"])
+    assert all(torch.equal(carry["data"][k], micro_carry["data"][k]) for k in carry["data"])
+    assert torch.equal(whole["ranks"][0]["explore"], micro["ranks"][0]["explore"])  # same exploration draws
+    assert micro_result.final.metrics == pytest.approx(whole_result.final.metrics, rel=1e-5, abs=1e-6)
+
+
+def test_accumulation_must_divide_the_per_process_batch(tmp_path):
+    body = yaml.safe_load(TINY.read_text())
+    body["train"].update(grad_accum_steps=3)  # 16 slots do not split into 3 micro-batches
+    with pytest.raises(ConfigError, match="grad_accum_steps"):
+        train(TrainConfig.from_dict(body), tmp_path / "run", data_cache=tmp_path / "cache")
+
+
+# Risk 1: a slow data build never keeps a rank waiting in a collective
+
+_SLOW_BUILD = '''
+import sys, time
+from pathlib import Path
+import yaml
+import trm.data.prepare as prepare
+from trm.config import TrainConfig
+from trm.train import train
+
+real_build = prepare.build_dataset
+def slow_build(*args, **kwargs):  # whichever rank takes the cache lock first builds, slowly
+    time.sleep(float(sys.argv[3]))
+    return real_build(*args, **kwargs)
+prepare.build_dataset = slow_build
+out = Path(sys.argv[2])
+result = train(TrainConfig.from_dict(yaml.safe_load(Path(sys.argv[1]).read_text())), out / "run",
+               data_cache=out / "cache", collective_timeout_s=float(sys.argv[4]))
+print("status", result.status, result.steps)
+'''
+
+
+def test_a_build_longer_than_the_collective_timeout_does_not_kill_the_other_rank(tmp_path):
+    body = yaml.safe_load(TINY.read_text())
+    body["train"].update(epochs=2, eval_interval=2, max_steps=2)
+    config, script = tmp_path / "config.yaml", tmp_path / "slow_build.py"
+    config.write_text(yaml.safe_dump(body))
+    script.write_text(_SLOW_BUILD)
+    build_s, timeout_s = 8, 2
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           str(script), str(config), str(tmp_path), str(build_s), str(timeout_s)]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("status completed 2") == 2  # both ranks trained to the end
+    assert load_checkpoint(tmp_path / "run" / "checkpoint")["world_size"] == 2
+
+
+def test_the_collective_timeout_comes_from_the_argument_or_the_environment(monkeypatch):
+    from trm.distributed import TIMEOUT_ENV, collective_timeout
+
+    monkeypatch.delenv(TIMEOUT_ENV, raising=False)
+    assert collective_timeout() is None  # torch's default
+    monkeypatch.setenv(TIMEOUT_ENV, "3600")
+    assert collective_timeout().total_seconds() == 3600
+    assert collective_timeout(90).total_seconds() == 90  # the argument wins
+    monkeypatch.setenv(TIMEOUT_ENV, "an hour")
+    with pytest.raises(ValueError, match=TIMEOUT_ENV):
+        collective_timeout()
+    with pytest.raises(ValueError, match="positive"):
+        collective_timeout(0)
+
+
+def test_the_micro_batch_is_recorded_in_the_environment(tmp_path):
+    body = yaml.safe_load(TINY.read_text())
+    body["train"].update(max_steps=1, grad_accum_steps=4)
+    result = train(TrainConfig.from_dict(body), tmp_path / "run", data_cache=tmp_path / "cache")
+    assert result.environment["micro_batch_size"] == 4  # global batch 16 in 4 micro-batches, one process
