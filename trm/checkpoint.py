@@ -126,6 +126,10 @@ class _HashingWriter:
     def flush(self) -> None:
         self.file.flush()
 
+    def fileno(self) -> int:
+        """The file's descriptor, for whoever fsyncs what torch.save was given (torch itself only writes)."""
+        return self.file.fileno()
+
     def digest(self) -> str:
         """The first 16 hex digits of the SHA-256 of everything written (as `_file_digest`)."""
         return self.sha.hexdigest()[:16]
