@@ -59,6 +59,7 @@ def train(cfg: TrainConfig, run_dir: Path, device: str = "cpu", *, data_cache: O
     `run_dir/data`). collective_timeout_s: how long a rank waits for the others in a collective
     (trm.distributed.setup). A non-finite loss stops the run with status 'failed' and the reason.
     """
+    started = time.monotonic()  # the run's wall time includes its data build, as it always has
     check(cfg)  # a config built in code meets the same rules as one loaded from a claims file
     run_dir = Path(run_dir)
     # Every process prepares the data before it joins the process group: the cache's file lock
@@ -67,7 +68,7 @@ def train(cfg: TrainConfig, run_dir: Path, device: str = "cpu", *, data_cache: O
     data = _build_data(cfg, Path(data_cache or run_dir / "data"))
     ctx = distributed.setup(device, timeout_s=collective_timeout_s)
     try:
-        result = _train(cfg, run_dir, ctx, data, progress)
+        result = _train(cfg, run_dir, ctx, data, progress, started)
     except BaseException:
         distributed.teardown(ctx)
         raise
@@ -76,8 +77,7 @@ def train(cfg: TrainConfig, run_dir: Path, device: str = "cpu", *, data_cache: O
 
 
 def _train(cfg: TrainConfig, run_dir: Path, ctx: distributed.Context, data: tuple,
-           progress: Optional[Progress]) -> RunResult:
-    started = time.monotonic()
+           progress: Optional[Progress], started: float) -> RunResult:
     t = cfg.train
     if t.global_batch_size % ctx.world_size:
         raise ValueError(f"global_batch_size {t.global_batch_size} is not divisible by world size {ctx.world_size}")
