@@ -69,7 +69,8 @@ def initial_carry(model: RecursiveModel, batch: dict[str, torch.Tensor]) -> Carr
 
 
 def supervision_step(model: RecursiveModel, carry: Carry, batch: dict[str, torch.Tensor], *, training: bool,
-                     generator: Optional[torch.Generator] = None) -> tuple[Carry, StepOutput]:
+                     generator: Optional[torch.Generator] = None,
+                     min_steps: Optional[torch.Tensor] = None) -> tuple[Carry, StepOutput]:
     """Refill halted slots from `batch`, run one model step, decide halting, compute the loss.
 
     training selects the halting rules (and must match `model.training`, which selects how the
@@ -77,6 +78,8 @@ def supervision_step(model: RecursiveModel, carry: Carry, batch: dict[str, torch
     with `act_continue`: q_halt > q_continue) and, with probability `halt_exploration_prob`, not
     before a minimum step drawn uniformly from {2..N_sup} with `generator` (None: torch's global
     generator); step N_sup always halts. In eval every slot runs exactly N_sup steps.
+    min_steps: those minimum steps (B,), drawn by the caller with `exploration_min_steps` instead
+    (gradient accumulation draws them for the whole batch, then steps its micro-batches).
     """
     if training != model.training:
         raise ValueError(f"supervision_step(training={training}) on a model in "
@@ -96,7 +99,9 @@ def supervision_step(model: RecursiveModel, carry: Carry, batch: dict[str, torch
         target_continue = None
         if training and cfg.halt_max_steps > 1:
             halted = halted | (q_halt > q_continue if cfg.act_continue else q_halt > 0)
-            halted = halted & (steps >= _exploration_min_steps(cfg, steps, generator))
+            if min_steps is None:
+                min_steps = exploration_min_steps(cfg, steps, generator)
+            halted = halted & (steps >= min_steps)
             if cfg.act_continue:
                 # Q-learning target without replay or target network: one more model call on the new
                 # carry and the same data (HRM; PQN-style bootstrapping).
@@ -112,7 +117,7 @@ def supervision_step(model: RecursiveModel, carry: Carry, batch: dict[str, torch
     return new_carry, output
 
 
-def _exploration_min_steps(cfg, steps: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
+def exploration_min_steps(cfg, steps: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
     """(B,) int: a uniform draw from {2..N_sup} for the slots that explore, 0 for the others.
 
     Redrawn at every step, so exploration can only delay halting.

@@ -4,17 +4,22 @@ A checkpoint is one `torch.save` file named `ckpt-<sequence>-<sha256 prefix>.pt`
 `checkpoint/` directory. It is written to a temporary name, flushed and fsynced, then renamed into
 place (`os.replace` is atomic), and the directory is fsynced; only then is the checkpoint before
 the previous one deleted. So at any moment, even after SIGKILL or power loss, the directory holds
-the newest complete checkpoint and the one before it. The digest in the name is checked on load:
-a damaged newest file is reported in the log and the previous one is used (or none: scratch).
+the newest complete checkpoint and the one before it. The digest in the name is computed from the
+bytes as they are written (an ARC checkpoint is ~4 GB: reading it back for a hash after every write
+doubled the disk traffic) and checked on load: a damaged newest file is reported in the log and
+the previous one is used (or none: scratch). A write that fails for want of space raises
+OSError(ENOSPC) naming the checkpoint, not torch's `inline_container.cc` message.
 
 What goes in the state dict is `trm.state`'s business; this module only moves bytes safely.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Optional
@@ -36,11 +41,14 @@ def save_checkpoint(directory: Path, state: dict) -> Path:
     fd, tmp_name = tempfile.mkstemp(prefix=".ckpt-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        digest = _file_digest(Path(tmp_name))
-        final = directory / f"ckpt-{sequence:08d}-{digest}.pt"
+            writer = _HashingWriter(f)
+            try:
+                torch.save(state, writer)
+                f.flush()
+                os.fsync(f.fileno())
+            except (OSError, RuntimeError) as err:
+                raise _write_error(err, writer, directory / f"ckpt-{sequence:08d}.pt") from err
+        final = directory / f"ckpt-{sequence:08d}-{writer.digest()}.pt"
         os.replace(tmp_name, final)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
@@ -95,6 +103,51 @@ def _set_aside(path: Path, reason: str) -> None:
     """Rename a damaged checkpoint to `*.corrupt` (kept for inspection, never counted as a good one)."""
     log.warning("checkpoint %s is corrupt (%s); falling back to the previous one", path, reason)
     os.replace(path, path.with_name(path.name + ".corrupt"))
+
+
+class _HashingWriter:
+    """A write-only file for torch.save that hashes the bytes on their way to `file`."""
+
+    def __init__(self, file):
+        self.file = file
+        self.sha = hashlib.sha256()
+        self.error: Optional[OSError] = None
+        """the OSError a write raised (torch turns it into a RuntimeError that has lost the errno)"""
+
+    def write(self, data) -> int:
+        try:
+            written = self.file.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+        self.sha.update(memoryview(data)[:written])
+        return written
+
+    def flush(self) -> None:
+        self.file.flush()
+
+    def fileno(self) -> int:
+        """The file's descriptor, for whoever fsyncs what torch.save was given (torch itself only writes)."""
+        return self.file.fileno()
+
+    def digest(self) -> str:
+        """The first 16 hex digits of the SHA-256 of everything written (as `_file_digest`)."""
+        return self.sha.hexdigest()[:16]
+
+
+def _write_error(err: Exception, writer: _HashingWriter, path: Path) -> Exception:
+    """The error to raise for a failed checkpoint write: an OSError naming `path` when the disk said why.
+
+    torch.save reports a failed write as RuntimeError("[enforce fail at inline_container.cc:...]
+    ... file write failed"); the OSError underneath (kept by the writer) or, failing that, a disk
+    with no free space says what happened.
+    """
+    cause = writer.error if writer.error is not None else err if isinstance(err, OSError) else None
+    if cause is None and "write failed" in str(err) and shutil.disk_usage(path.parent).free == 0:
+        cause = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    if cause is None or cause.errno is None:
+        return err
+    return OSError(cause.errno, f"{os.strerror(cause.errno)}: writing checkpoint {path}", str(path))
 
 
 def _file_digest(path: Path) -> str:

@@ -214,6 +214,10 @@ class OptimConfig:
         "fraction", doc="ARC: a task's pass@k score: the fraction of its test inputs solved (TRM's evaluator) "
                         "or 1 only when all are (HRM's arc_eval.ipynb)")
     checkpoint_every: int = spec(200, check=positive, doc="optimizer steps between resumable checkpoints")
+    grad_accum_steps: int = spec(1, check=positive, doc=(
+        "micro-batches per optimizer step on each process (must divide the per-process batch): the same global "
+        "batch and update, equal to rounding, with 1/k of the activations (batch 768 needs ~148 GiB at bf16 on "
+        "one GPU for Maze and ARC); 1 = one forward per update, as officially"))
     compile: bool = spec(False, doc="torch.compile the model (no semantic effect)")
 
     def validate(self) -> None:

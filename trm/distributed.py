@@ -6,15 +6,27 @@ broadcast from rank 0 at start; gradients are all-reduced with SUM because every
 divided its loss by the GLOBAL batch size, so the sum is the global mean; sign-SGD all-gathers the
 puzzle-embedding rows itself (trm.optim). Only rank 0 writes files. Without torchrun everything
 here is a no-op on one process.
+
+A collective waits for every rank at most the group's timeout (torch's default: 10 minutes), then
+fails the run. The trainer prepares its data before it joins the group, so no rank waits in a
+collective for another's dataset build; the timeout is still the machine's business (a slow
+shared disk, a 4 GB checkpoint written by rank 0 while the others wait for the next all-reduce),
+so it is set per launch (`setup(timeout_s=...)` or the environment variable below), not in the
+TrainConfig: changing it changes no result, so it must not make a record stale or refuse a resume.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Optional
 
 import torch
 import torch.distributed as dist
 from torch import nn
+
+TIMEOUT_ENV = "TRM_COLLECTIVE_TIMEOUT_S"
+"""Environment variable: seconds a collective may wait for the other ranks (default: torch's)."""
 
 
 @dataclass(frozen=True)
@@ -32,17 +44,19 @@ class Context:
         return self.rank == 0
 
 
-def setup(device: str = "cpu") -> Context:
+def setup(device: str = "cpu", timeout_s: Optional[float] = None) -> Context:
     """Join the process group described by torchrun's environment (or one set up by the caller).
 
-    Backend: gloo for CPU, nccl for CUDA. On CUDA each process uses `cuda:LOCAL_RANK`.
+    Backend: gloo for CPU, nccl for CUDA. On CUDA each process uses `cuda:LOCAL_RANK`. timeout_s:
+    how long a collective (and the group's rendezvous) waits for the other ranks before it fails;
+    None: $TRM_COLLECTIVE_TIMEOUT_S, else torch's default. A group set up by the caller keeps its own.
     """
     requested = torch.device(device)
     if dist.is_available() and dist.is_initialized():
         owns = False
     elif int(os.environ.get("WORLD_SIZE", "1")) > 1:
         backend = "nccl" if requested.type == "cuda" else "gloo"
-        dist.init_process_group(backend=backend)
+        dist.init_process_group(backend=backend, timeout=collective_timeout(timeout_s))
         owns = True
     else:
         return Context(rank=0, world_size=1, device=requested, owns_group=False)
@@ -51,6 +65,20 @@ def setup(device: str = "cpu") -> Context:
     if requested.type == "cuda":
         torch.cuda.set_device(requested)
     return Context(rank=dist.get_rank(), world_size=dist.get_world_size(), device=requested, owns_group=owns)
+
+
+def collective_timeout(timeout_s: Optional[float] = None) -> Optional[timedelta]:
+    """`timeout_s` (else $TRM_COLLECTIVE_TIMEOUT_S) as a timedelta; None (torch's default) when neither is set."""
+    if timeout_s is None and os.environ.get(TIMEOUT_ENV):
+        try:
+            timeout_s = float(os.environ[TIMEOUT_ENV])
+        except ValueError:
+            raise ValueError(f"{TIMEOUT_ENV} must be a number of seconds, got {os.environ[TIMEOUT_ENV]!r}") from None
+    if timeout_s is None:
+        return None
+    if not timeout_s > 0:
+        raise ValueError(f"the collective timeout must be a positive number of seconds, got {timeout_s}")
+    return timedelta(seconds=timeout_s)
 
 
 def teardown(ctx: Context, *, synchronise: bool = False) -> None:

@@ -12,7 +12,8 @@ supervision step to the next, and the official-equivalence fixture allows 1e-5 o
 from __future__ import annotations
 
 import math
-from typing import Literal, Optional
+from contextlib import contextmanager
+from typing import Iterator, Literal, Optional
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +21,32 @@ from torch import nn
 
 # Standard deviation of N(0, 1) truncated to [-2, 2]: sqrt(1 - 4*phi(2) / (2*Phi(2) - 1)).
 _TRUNCATED_UNIT_STD = math.sqrt(1.0 - 4.0 * math.exp(-2.0) / math.sqrt(2.0 * math.pi) / math.erf(math.sqrt(2.0)))
+
+
+# Which `cast_once` scope is open (0: none). Casts are cached per scope, never across scopes: a
+# weight can be changed between two forwards in ways nothing can see (a write through `.data`,
+# e.g. the start-up broadcast, leaves the version counter alone), but not during one.
+_cast_scope = 0
+_cast_scopes_opened = 0
+
+
+@contextmanager
+def cast_once() -> Iterator[None]:
+    """Within this block each `Linear` casts its weight to a lower dtype once and reuses the cast.
+
+    RecursiveModel.forward opens it around one supervision step (~40 calls of each block with the
+    same weights); nested use joins the outer scope. No weight may be written inside it.
+    """
+    global _cast_scope, _cast_scopes_opened
+    if _cast_scope:
+        yield
+        return
+    _cast_scopes_opened += 1
+    _cast_scope = _cast_scopes_opened
+    try:
+        yield
+    finally:
+        _cast_scope = 0
 
 
 def truncated_normal_(tensor: torch.Tensor, std: float) -> torch.Tensor:
@@ -105,8 +132,8 @@ class _LinearFunction(torch.autograd.Function):
 class Linear(nn.Module):
     """y = x W^T (+ b), weight cast to x's dtype; LeCun truncated-normal init (std 1/sqrt(in)).
 
-    In a lower compute dtype the cast of the float32 master weight is made once per weight update,
-    not on every call (a supervision step calls each block ~40 times with the same weights). In
+    In a lower compute dtype the cast of the float32 master weight is made once per `cast_once`
+    scope (one model forward; a supervision step calls each block ~40 times with the same weights). In
     float32 the default is exactly `F.linear` (torch's kernels: bit for bit the official
     computation); `onednn_float32 = True` (ModelConfig.cpu_matmul "onednn") sends float32 CPU
     matmuls to oneDNN: 2-3x faster on AMD CPUs, the same maths in another summation order.
@@ -127,15 +154,19 @@ class Linear(nn.Module):
         return _LinearFunction.apply(x, self.weight, self.weight_as(x.dtype), self.onednn_float32 and x.dtype == torch.float32)
 
     def weight_as(self, dtype: torch.dtype) -> torch.Tensor:
-        """The weight's values in `dtype`, detached; re-cast only after the weight changed in place.
+        """The weight's values in `dtype`, detached: cast anew outside `cast_once`, cached inside it.
 
+        The cache is keyed on the scope as well as on the storage and version counter, so a
+        write that bypasses autograd (`weight.data.copy_`) between two forwards is always seen.
         A cast made under inference mode is an inference tensor, which autograd may not save, so
         evaluation keeps its own copy instead of handing it to the next training step.
         """
         weight = self.weight.detach()
         if weight.dtype == dtype:
             return weight
-        key = (dtype, weight.data_ptr(), weight._version)
+        if not _cast_scope:
+            return weight.to(dtype)
+        key = (dtype, weight.data_ptr(), weight._version, _cast_scope)
         inference = torch.is_inference_mode_enabled()
         cached = self._casts.get(inference)
         if cached is None or cached[0] != key:

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from trm.config import ModelConfig, check
-from trm.layers import Block, Embedding, Linear, RotaryEmbedding, Stack, truncated_normal_
+from trm.layers import Block, Embedding, Linear, RotaryEmbedding, Stack, cast_once, truncated_normal_
 
 # The official code scales (tokens + learned positions) by this rounded 1/sqrt(2); kept verbatim so
 # that the learned-position variant matches it to the last bit.
@@ -166,13 +166,14 @@ class RecursiveModel(nn.Module):
         Returns (z_H, z_L) detached for the next step, logits (B, S, V) in the compute dtype (prefix
         positions dropped), and q_halt, q_continue (B,) float32 read from z_H at position 0.
         """
-        x = self.embed_input(inputs, puzzle_identifiers)
-        if self.cfg.arch == "trm":
-            z_H, z_L = self._trm_recursion(z_H, z_L, x)
-        else:
-            z_H, z_L = self._hrm_recursion(z_H, z_L, x)
-        logits = self.lm_head(z_H[:, self.prefix_len:])
-        q = self.q_head(z_H[:, 0]).to(torch.float32)
+        with cast_once():
+            x = self.embed_input(inputs, puzzle_identifiers)
+            if self.cfg.arch == "trm":
+                z_H, z_L = self._trm_recursion(z_H, z_L, x)
+            else:
+                z_H, z_L = self._hrm_recursion(z_H, z_L, x)
+            logits = self.lm_head(z_H[:, self.prefix_len:])
+            q = self.q_head(z_H[:, 0]).to(torch.float32)
         return z_H.detach(), z_L.detach(), logits, q[:, 0], q[:, 1]
 
     def _trm_recursion(self, z_H, z_L, x):

@@ -24,8 +24,9 @@ from typing import Callable, Optional
 import torch
 
 from trm import distributed, host
-from trm.act import initial_carry, supervision_step
-from trm.config import TrainConfig, check
+from trm.act import Carry, exploration_min_steps, initial_carry, supervision_step
+from trm.config import OptimConfig, TrainConfig, check
+from trm.schema import ConfigError
 from trm.evaluate import evaluate
 from trm.optim import lr_at
 from trm.result import EvalResult, MetricsLog, RunResult, pick_best
@@ -50,16 +51,24 @@ def planned_steps(cfg: TrainConfig, total_groups: int, mean_puzzle_examples: flo
 
 
 def train(cfg: TrainConfig, run_dir: Path, device: str = "cpu", *, data_cache: Optional[Path] = None,
-          progress: Optional[Progress] = None) -> RunResult:
+          progress: Optional[Progress] = None, collective_timeout_s: Optional[float] = None) -> RunResult:
     """Train `cfg` (resuming from `run_dir/checkpoint/` if present) and return the RunResult.
 
     Writes `run_dir/metrics.csv` (step,split,metric,value) as it goes and resumable checkpoints;
     under torchrun only rank 0 writes. data_cache: where processed datasets are cached (default
-    `run_dir/data`). A non-finite loss stops the run with status 'failed' and the reason.
+    `run_dir/data`). collective_timeout_s: how long a rank waits for the others in a collective
+    (trm.distributed.setup). A non-finite loss stops the run with status 'failed' and the reason.
     """
-    ctx = distributed.setup(device)
+    started = time.monotonic()  # the run's wall time includes its data build, as it always has
+    check(cfg)  # a config built in code meets the same rules as one loaded from a claims file
+    run_dir = Path(run_dir)
+    # Every process prepares the data before it joins the process group: the cache's file lock
+    # lets one build while the others wait on the lock, not in a collective whose timeout a full
+    # ARC build (~4 minutes) could exceed.
+    data = _build_data(cfg, Path(data_cache or run_dir / "data"))
+    ctx = distributed.setup(device, timeout_s=collective_timeout_s)
     try:
-        result = _train(cfg, Path(run_dir), ctx, data_cache, progress)
+        result = _train(cfg, run_dir, ctx, data, progress, started)
     except BaseException:
         distributed.teardown(ctx)
         raise
@@ -67,18 +76,18 @@ def train(cfg: TrainConfig, run_dir: Path, device: str = "cpu", *, data_cache: O
     return result
 
 
-def _train(cfg: TrainConfig, run_dir: Path, ctx: distributed.Context, data_cache: Optional[Path],
-           progress: Optional[Progress]) -> RunResult:
-    started = time.monotonic()
-    check(cfg)  # a config built in code meets the same rules as one loaded from a claims file
+def _train(cfg: TrainConfig, run_dir: Path, ctx: distributed.Context, data: tuple,
+           progress: Optional[Progress], started: float) -> RunResult:
     t = cfg.train
     if t.global_batch_size % ctx.world_size:
         raise ValueError(f"global_batch_size {t.global_batch_size} is not divisible by world size {ctx.world_size}")
+    if (t.global_batch_size // ctx.world_size) % t.grad_accum_steps:
+        raise ConfigError("train.grad_accum_steps", f"must divide the per-process batch {t.global_batch_size} / "
+                          f"{ctx.world_size} = {t.global_batch_size // ctx.world_size}, got {t.grad_accum_steps}")
     if ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
 
-    # Data
-    train_set, test_set, data_info = _build_data(cfg, data_cache or run_dir / "data", ctx)
+    train_set, test_set, data_info = data
     total_steps = planned_steps(cfg, train_set.meta.total_groups, train_set.meta.mean_puzzle_examples)
     iterations = t.epochs // t.eval_interval
     loader_seed = run_seeds(cfg.seed, ctx.rank).loader
@@ -97,7 +106,7 @@ def _train(cfg: TrainConfig, run_dir: Path, ctx: distributed.Context, data_cache
         metric = primary_metric(cfg.data.task)
         return RunResult(status=status, error=error, steps=pos.step, total_steps=total_steps, primary_metric=metric,
                          evaluations=evaluations, final=evaluations[-1] if evaluations else None,
-                         best=pick_best(evaluations, metric), data=data_info, environment=_environment(ctx),
+                         best=pick_best(evaluations, metric), data=data_info, environment=_environment(ctx, t),
                          wall_time_s=wall_time_s())
 
     while pos.iteration < iterations:
@@ -115,7 +124,7 @@ def _train(cfg: TrainConfig, run_dir: Path, ctx: distributed.Context, data_cache
                 lr = lr_at(pos.step, t.lr, t.lr_warmup_steps, total_steps, t.lr_min_ratio)
                 emb_lr = lr_at(pos.step, t.puzzle_emb_lr, t.lr_warmup_steps, total_steps, t.lr_min_ratio)
                 state.carry, sums = train_step(state, batch, lr=lr, emb_lr=emb_lr,
-                                               global_batch_size=t.global_batch_size)
+                                               global_batch_size=t.global_batch_size, accum_steps=t.grad_accum_steps)
                 if not math.isfinite(sums["loss"]):
                     reason = f"non-finite loss {sums['loss']} at step {pos.step}"
                     log.error("run failed: %s", reason)
@@ -146,21 +155,29 @@ def _train(cfg: TrainConfig, run_dir: Path, ctx: distributed.Context, data_cache
     return result()
 
 
-def train_step(state: TrainState, batch: dict, *, lr: float, emb_lr: float, global_batch_size: int):
+def train_step(state: TrainState, batch: dict, *, lr: float, emb_lr: float, global_batch_size: int,
+               accum_steps: int = 1):
     """One optimizer update: a supervision step on `state.carry`, backward of loss / global batch, both optimisers.
 
     state: reads model, carry (None: start from `batch`), adam, sign_sgd and explore; the weights
     and optimiser moments change in place. batch: this rank's slice (inputs (B, S), labels (B, S),
     puzzle_identifiers (B,)) on the model's device; lr, emb_lr: this update's AdamATan2 and
-    sign-SGD rates. Returns the next carry and the step's metric sums over all ranks (floats,
-    with 'loss'). A non-finite loss skips the backward and the update (the caller stops the run).
+    sign-SGD rates; accum_steps: k micro-batches of B / k slots each (`_accumulate`). Returns the
+    next carry and the step's metric sums over all ranks (floats, with 'loss'). A non-finite loss
+    skips the update (the caller stops the run).
     """
     carry = state.carry if state.carry is not None else initial_carry(state.model, batch)
-    carry, out = supervision_step(state.model, carry, batch, training=True, generator=state.explore)
-    sums = _sum_step_metrics(out)
-    if not math.isfinite(sums["loss"]):
-        return carry, sums
-    (out.loss / global_batch_size).backward()
+    if accum_steps > 1:
+        carry, sums = _accumulate(state, carry, batch, accum_steps, global_batch_size)
+        if not math.isfinite(sums["loss"]):
+            state.adam.zero_grad(set_to_none=True)
+            return carry, sums
+    else:
+        carry, out = supervision_step(state.model, carry, batch, training=True, generator=state.explore)
+        sums = _sum_step_metrics([out])
+        if not math.isfinite(sums["loss"]):
+            return carry, sums
+        (out.loss / global_batch_size).backward()
     distributed.all_reduce_gradients(state.model)
     for group in state.adam.param_groups:
         group["lr"] = lr
@@ -170,6 +187,49 @@ def train_step(state: TrainState, batch: dict, *, lr: float, emb_lr: float, glob
         state.sign_sgd.param_groups[0]["lr"] = emb_lr
         state.sign_sgd.step()
     return carry, sums
+
+
+def _accumulate(state: TrainState, carry: Carry, batch: dict, accum_steps: int, global_batch_size: int):
+    """The supervision step and backward of `train_step` in `accum_steps` micro-batches; the gradients add up.
+
+    Micro-batch i owns slots [i B/k, (i+1) B/k) of the persistent carry: it refills, steps and halts
+    them exactly as the whole batch would (the model treats slots independently), so the loss sum,
+    the gradients and the next carry are the large batch's up to float rounding. The exploration
+    draws are made once for all B slots, as one supervision step draws them, so the explore stream
+    (and every later halting decision) stays that of a run without accumulation. Each micro-batch's
+    puzzle-embedding rows and gradients are kept and handed to sign-SGD together.
+    """
+    model = state.model
+    size = batch["inputs"].shape[0]
+    min_steps = exploration_min_steps(model.cfg, carry.steps, state.explore) if model.cfg.halt_max_steps > 1 else None
+    carries, outs, rows = [], [], []
+    for part in torch.arange(size).chunk(accum_steps):
+        slots = slice(int(part[0]), int(part[-1]) + 1)
+        micro, out = supervision_step(model, _carry_slots(carry, slots), {k: v[slots] for k, v in batch.items()},
+                                      training=True, generator=state.explore,
+                                      min_steps=min_steps[slots] if min_steps is not None else None)
+        (out.loss / global_batch_size).backward()  # frees this micro-batch's activations
+        if model.puzzle_emb is not None:
+            rows.append((model.puzzle_emb.local_ids, model.puzzle_emb.local_weights))
+        carries.append(micro)
+        outs.append(out)
+    if rows:
+        embedding = model.puzzle_emb
+        embedding.local_ids = torch.cat([ids for ids, _ in rows])
+        embedding.local_weights = torch.cat([weights.detach() for _, weights in rows]).requires_grad_(True)
+        embedding.local_weights.grad = torch.cat([weights.grad for _, weights in rows])
+    return _join_carries(carries), _sum_step_metrics(outs)
+
+
+def _carry_slots(carry: Carry, slots: slice) -> Carry:
+    return Carry(z_H=carry.z_H[slots], z_L=carry.z_L[slots], steps=carry.steps[slots], halted=carry.halted[slots],
+                 data={key: value[slots] for key, value in carry.data.items()})
+
+
+def _join_carries(carries: list[Carry]) -> Carry:
+    return Carry(z_H=torch.cat([c.z_H for c in carries]), z_L=torch.cat([c.z_L for c in carries]),
+                 steps=torch.cat([c.steps for c in carries]), halted=torch.cat([c.halted for c in carries]),
+                 data={key: torch.cat([c.data[key] for c in carries]) for key in carries[0].data})
 
 
 def _evaluate(state: TrainState, test_set, cfg: TrainConfig, epoch: int) -> EvalResult:
@@ -193,16 +253,13 @@ def _evaluate(state: TrainState, test_set, cfg: TrainConfig, epoch: int) -> Eval
     return evaluation
 
 
-def _build_data(cfg: TrainConfig, cache: Path, ctx: distributed.Context):
-    """Processed dataset (built once, by rank 0 first), its train/test views and a provenance dict."""
+def _build_data(cfg: TrainConfig, cache: Path):
+    """Processed dataset (built once: by whichever process takes the cache's lock first), its
+    train/test views and a provenance dict. Needs no process group."""
     from trm.data.dataset import PuzzleDataset
     from trm.data.prepare import absent_train_groups, prepare_dataset
 
-    if ctx.is_main:
-        root = prepare_dataset(cfg.data, Path(cache))
-    distributed.barrier()
-    if not ctx.is_main:
-        root = prepare_dataset(cfg.data, Path(cache))
+    root = prepare_dataset(cfg.data, cache)
     train_set, test_set = PuzzleDataset(root, "train"), PuzzleDataset(root, "test")
     from trm.data.processed import read_build_info
 
@@ -229,10 +286,12 @@ def _sizes(train_set, test_set) -> dict:
     return sizes
 
 
-def _sum_step_metrics(out) -> dict:
-    """The step's metric sums and loss, summed over the ranks, as Python floats."""
-    names = sorted(out.metrics)
-    values = torch.stack([out.metrics[k].detach().to(torch.float64) for k in names] + [out.loss.detach()])
+def _sum_step_metrics(outs: list) -> dict:
+    """The step's metric sums and loss (over its micro-batches' StepOutputs), summed over the ranks, as floats."""
+    names = sorted(outs[0].metrics)
+    parts = [torch.stack([out.metrics[k].detach().to(torch.float64) for k in names] + [out.loss.detach()])
+             for out in outs]
+    values = torch.stack(parts).sum(0)  # exactly the one step's values without accumulation
     values = distributed.sum_over_ranks(values).tolist()  # on the device: nccl reduces CUDA tensors only
     return dict(zip(names + ["loss"], values))
 
@@ -251,6 +310,8 @@ def _summary(metrics: dict) -> str:
     return " ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items()))
 
 
-def _environment(ctx: distributed.Context) -> dict:
+def _environment(ctx: distributed.Context, t: OptimConfig) -> dict:
+    """host.environment plus the examples each device ran per forward (the per-rank batch / grad_accum_steps)."""
     name = torch.cuda.get_device_name(ctx.device) if ctx.device.type == "cuda" else host.cpu_name()
-    return host.environment(name, ctx.world_size)
+    micro_batch = t.global_batch_size // ctx.world_size // t.grad_accum_steps
+    return {**host.environment(name, ctx.world_size), "micro_batch_size": micro_batch}
