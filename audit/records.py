@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from trm.host import current_umask
+
 FORMAT_VERSION = 1
 RECORD_NAME = "run.json"
 EXTERNAL_DIR = "external"
@@ -207,20 +209,13 @@ def read_records(runs_dir: Path) -> tuple[list[RunRecord], list[str]]:
     return records, problems
 
 
-def _current_umask() -> int:
-    """The process umask (reading it means setting it; set straight back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def write_bytes_atomic(path: Path, raw: bytes) -> None:
     """Write a file so that readers see the old one or the complete new one, never a torn one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp's 0600 would hide records from the group
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp's 0600 would hide records from the group
         with os.fdopen(fd, "wb") as handle:
             handle.write(raw)
             handle.flush()

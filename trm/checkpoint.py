@@ -26,6 +26,8 @@ from typing import Optional
 
 import torch
 
+from trm.host import current_umask
+
 log = logging.getLogger(__name__)
 
 KEEP = 2
@@ -40,6 +42,7 @@ def save_checkpoint(directory: Path, state: dict) -> Path:
     sequence = existing[0][0] + 1 if existing else 1
     fd, tmp_name = tempfile.mkstemp(prefix=".ckpt-", suffix=".tmp", dir=directory)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp's 0600 would hide checkpoints from the group
         with os.fdopen(fd, "wb") as f:
             writer = _HashingWriter(f)
             try:

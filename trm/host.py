@@ -86,3 +86,11 @@ def environment(device_name: str, world_size: int) -> dict:
     return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
             "device": device_name, "world_size": world_size, "threads": torch.get_num_threads(),
             "platform": sys.platform}
+
+
+def current_umask() -> int:
+    """The process umask (reading it means setting it; it is set straight back). Files made with
+    mkstemp are 0600; records and checkpoints get `0o666 & ~current_umask()`, as open() would give."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

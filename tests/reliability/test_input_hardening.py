@@ -95,3 +95,17 @@ def test_trainer_cli_numeric_options_are_one_line(tmp_path, args, option):
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert result.exit_code == 2 and len(errors) == 1 and option in errors[0], result.output
     assert not (tmp_path / "run").exists()  # refused before anything is written
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640)])
+def test_checkpoints_follow_the_umask(tmp_path, umask, mode):
+    """A checkpoint (written through mkstemp, 0600) gets the permissions open() would give."""
+    from trm.checkpoint import load_checkpoint, save_checkpoint
+
+    previous = os.umask(umask)
+    try:
+        path = save_checkpoint(tmp_path / "checkpoint", {"step": 3})
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+    assert load_checkpoint(tmp_path / "checkpoint")["step"] == 3
