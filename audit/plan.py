@@ -141,7 +141,7 @@ def _blocked(spec: RunSpec) -> Optional[str]:
         return f"{link} is a symlink: not read as a record; replace it with a real directory or file"
     try:
         if spec.directory.is_dir():
-            os.listdir(spec.directory)
+            os.scandir(spec.directory).close()
         (spec.directory / RECORD_NAME).exists()
     except OSError as err:
         return f"{spec.directory}: cannot be read ({err.strerror or err})"

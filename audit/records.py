@@ -263,7 +263,7 @@ def record_paths(runs_dir: Path) -> tuple[list[Path], list[str]]:
 
     Symlinks are not followed: a linked run directory or record would be read as evidence while it
     lives elsewhere (and may change there, or be counted twice), so each one is a problem naming it.
-    A directory that cannot be listed is a problem naming it too.
+    A directory that cannot be listed, or a run.json that is not a file, is a problem naming it too.
     """
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
@@ -283,6 +283,9 @@ def record_paths(runs_dir: Path) -> tuple[list[Path], list[str]]:
                 problems.append(f"{here / name}: a symlink (to {os.readlink(here / name)}); not read: records must be "
                                 "real files inside the runs directory")
         dirs[:] = sorted(d for d in dirs if not (here / d).is_symlink())
+        if RECORD_NAME in dirs:
+            problems.append(f"{here / RECORD_NAME}: not a file (a directory); not read as a record")
+            dirs.remove(RECORD_NAME)
         if RECORD_NAME in files and not (here / RECORD_NAME).is_symlink():
             paths.append(here / RECORD_NAME)
     return sorted(paths), problems

@@ -409,7 +409,7 @@ def _parse_comparison(path: Path, index: int, body: Any) -> Comparison:
 
 
 def _check_comparisons(comparisons: list[Comparison], claims: dict[str, Claim]) -> None:
-    """Each comparison names two known, different claims measured alike (same benchmark and metric:
+    """Each comparison names two known claims measured alike (same benchmark and metric:
     anything else compares numbers of different things), and no two comparisons state a > b and b > a
     (they cannot both be supported; one of them is a mistake in the registry). InputError otherwise."""
     seen: set[str] = set()
@@ -423,9 +423,7 @@ def _check_comparisons(comparisons: list[Comparison], claims: dict[str, Claim]) 
             ref = getattr(comparison, side)
             if ref not in claims:
                 raise InputError(f"{where}: {side}: names unknown claim {ref!r}")
-        a, b = claims[comparison.a], claims[comparison.b]
-        if a.id == b.id:
-            raise InputError(f"{where}: b: compares {a.id} with itself")
+        a, b = claims[comparison.a], claims[comparison.b]  # a == b is refused when the comparison is read
         for field_name in ("benchmark", "metric"):
             if getattr(a, field_name) != getattr(b, field_name):
                 raise InputError(f"{where}: b: {b.id} has {field_name} {getattr(b, field_name)!r}, {a.id} has "
