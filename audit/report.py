@@ -56,10 +56,10 @@ def load_inputs(runs_dir: Path | str, claims: Sequence[Path | str]) -> Inputs:
     from audit.records import record_paths
     from audit.registry import load_registry
 
+    registry = load_registry(claims)
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         raise InputError(f"--runs-dir: {runs_dir}: no such directory")
-    registry = load_registry(claims)
     records, problems = read_records(runs_dir)
     externals = load_externals(runs_dir / EXTERNAL_DIR, [c.id for c in registry.claims])
     checksums = input_checksums(registry, records, runs_dir)
