@@ -218,7 +218,10 @@ def import_results(results_file, claims_paths, runs_dir, replace_existing):
     from audit.records import EXTERNAL_DIR
     from audit.registry import load_registry
 
-    claim_ids = [claim.id for claim in load_registry(claims_paths).claims]
+    from audit.report import fraction_warnings
+
+    registry = load_registry(claims_paths)
+    claim_ids = [claim.id for claim in registry.claims]
     target = import_external(results_file, Path(runs_dir) / EXTERNAL_DIR, claim_ids=claim_ids,
                              replace_existing=replace_existing)
     result_set = load_external(target, claim_ids)
@@ -226,6 +229,11 @@ def import_results(results_file, claims_paths, runs_dir, replace_existing):
     for result in result_set.results:
         kind = "per-seed values" if result.values is not None else f"mean ± ({result.pm_kind})"
         click.echo(f"  {result.claim}: {result_set.source_name(result)}, {kind}")
+    if result_set.comparable:
+        click.echo("  its tested results join the report's Holm family: every member's adjusted p changes "
+                   "(the report's methods section lists the members)")
+    for warning in fraction_warnings(registry, [result_set]):
+        click.echo(f"warning: {warning}", err=True)
 
 
 @cli.command("plan-seeds")

@@ -541,3 +541,15 @@ def test_arms_on_different_metrics_are_refused():
                                          "'exact_accuracy': the arms must measure the same thing"):
         _check_comparisons(list(registry.comparisons), {ALPHA: alpha, BETA: beta})
     _check_comparisons(list(registry.comparisons), {ALPHA: alpha, BETA: registry.claim(BETA)})
+
+
+def test_import_warns_of_fractions_and_says_the_holm_family_changes(tmp_path):
+    runs = make_runs(tmp_path)
+    source = _external(tmp_path / "incoming", "fractions", [0.85, 0.9])
+    before = snapshot(runs)
+    result = invoke("import", source, "--claims", CLAIMS, "--runs-dir", runs)
+    assert result.exit_code == 0, result.output
+    target = runs / "external" / "fractions.yaml"
+    assert f"warning: {target}: every value is at most 1" in result.output
+    assert "join the report's Holm family" in result.output
+    assert target.read_bytes() == source.read_bytes() and set(before) <= set(snapshot(runs))
