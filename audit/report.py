@@ -12,13 +12,12 @@ stale all come from the summary. This module adds the bookkeeping the summary do
 run's cost, each profile's config diff against the claim's `paper` profile, the external sets'
 provenance) and keeps every iteration in a fixed order, so that the same inputs give
 byte-identical report.md and summary.json. `check_report` regenerates into a temporary directory
-and names the first difference from the committed report.
+and names the input whose checksum changed (audit.report_inputs), else the first difference from
+the committed report.
 """
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from audit.errors import InputError
 from audit.evidence import checkpoint_rule
 from audit.figures import PLOTS_DIR, ordered_claims, run_status
 from audit.records import EXTERNAL_DIR, read_records, write_bytes_atomic
+from audit.report_inputs import changed_input, input_checksums
 from audit.summary import ComparisonResult, SourceResult, Summary
 
 PAPER_PROFILE = "paper"
@@ -65,29 +65,6 @@ def load_inputs(runs_dir: Path | str, claims: Sequence[Path | str]) -> Inputs:
     checksums = input_checksums(registry, records, runs_dir)
     found_any = bool(problems or record_paths(runs_dir)[0] or any((runs_dir / EXTERNAL_DIR).glob("*.yaml")))
     return Inputs(registry, tuple(records), tuple(problems), tuple(externals), checksums, found_any)
-
-
-def input_checksums(registry, records: Sequence, runs_dir: Path) -> dict[str, str]:
-    """Input file -> SHA-256 of its bytes, for every file the report reads: each run.json under
-    runs_dir (damaged ones too), the metrics.csv beside each readable record, the external result
-    files, and the claims files with the setups.yaml next to them. Paths as given (relative when
-    the report was asked with relative paths), so a committed summary.json names files in the repo.
-    """
-    from audit.records import record_paths
-    from audit.setups import SETUPS_FILE
-
-    files = set(record_paths(runs_dir)[0])
-    files |= {record.path.parent / "metrics.csv" for record in records}
-    files |= set((runs_dir / EXTERNAL_DIR).glob("*.yaml"))
-    claim_files = {Path(item.file) for item in (*registry.claims, *registry.comparisons) if item.file}
-    files |= claim_files | {f.parent / SETUPS_FILE for f in claim_files}
-    checksums = {}
-    for path in sorted(files):
-        try:
-            checksums[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError:  # absent (a run without metrics.csv, no setups file) or unreadable: not an input
-            continue
-    return checksums
 
 
 def run_wilson(summary: Summary) -> dict[tuple[str, str, int], list]:
@@ -349,26 +326,6 @@ def check_report(runs_dir: Path | str, claims: Sequence[Path | str], out_dir: Pa
     with tempfile.TemporaryDirectory(prefix="trm-audit-report-") as tmp:
         generate_report(runs_dir, claims, tmp, html=html)
         return changed_input(out / SUMMARY_JSON, Path(tmp) / SUMMARY_JSON) or first_difference(out, Path(tmp))
-
-
-def changed_input(committed: Path, fresh: Path) -> Optional[str]:
-    """The first input file whose checksum differs between two summary.json files (added, removed or
-    changed), in one line; None when they agree or the committed summary has no checksums (older)."""
-    try:
-        old = json.loads(committed.read_text(encoding="utf-8")).get("inputs")
-    except (OSError, ValueError, AttributeError):
-        return None
-    if not isinstance(old, dict) or not old:
-        return None
-    new = json.loads(fresh.read_text(encoding="utf-8"))["inputs"]
-    for path in sorted(set(old) | set(new)):
-        if path not in new:
-            return f"{path}: input gone since the report was generated (listed in {committed})"
-        if path not in old:
-            return f"{path}: new input since the report was generated (not in {committed})"
-        if old[path] != new[path]:
-            return f"{path}: content changed since the report was generated (its SHA-256 in {committed} differs)"
-    return None
 
 
 def first_difference(committed: Path, fresh: Path) -> Optional[str]:
