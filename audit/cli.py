@@ -167,12 +167,13 @@ def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_nod
         _thread_count(threads)  # a bad value is refused before the plan, not after it is printed
 
     from audit.evidence import checkpoint_rule, selected_evaluation
-    from audit.launch import LaunchOptions, execute, resolve_device
+    from audit.launch import LaunchOptions, check_environment, execute, resolve_device
     from audit.plan import assess, describe_seeds, expand_plan, format_plan
     from audit.registry import load_registry
     from audit.seed_lists import parse_seed_list
 
     override = None if seeds is None else list(parse_seed_list(seeds, "--seeds"))
+    claim_ids = tuple(dict.fromkeys(claim_ids))  # --claim X --claim X plans X once
     registry = load_registry(claims_files)
     if profile is None:
         profile = "smoke"
@@ -197,8 +198,11 @@ def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_nod
                             rerun_stale=rerun_stale, slurm_partition=partition, slurm_gpus_per_node=gpus_per_node,
                             slurm_time_min=time_min, slurm_account=account,
                             slurm_folder=Path(runs_dir) / ".submitit")
+    check_environment(options, planned)
+    outcomes = []
 
     def on_done(spec, record):
+        outcomes.append(record)
         if record is None:
             click.echo(f"  skipped {spec.claim.id} seed {spec.seed} (done, stale or run by another process)")
         elif record.status == "completed":
@@ -209,6 +213,10 @@ def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_nod
             click.echo(f"  FAILED  {spec.claim.id} seed {spec.seed}: {record.error}")
 
     execute(planned, options, on_done=on_done, progress_factory=_make_progress)
+    failed = sum(record is not None and record.status == "failed" for record in outcomes)
+    click.echo(f"{failed} of {len(outcomes)} runs failed")
+    if failed:  # exit 1 after every run had its turn: a failed run is a check that failed
+        sys.exit(1)
 
 
 @cli.command("import")
@@ -226,7 +234,10 @@ def import_results(results_file, claims_paths, runs_dir, replace_existing):
     from audit.records import EXTERNAL_DIR
     from audit.registry import load_registry
 
-    claim_ids = [claim.id for claim in load_registry(claims_paths).claims]
+    from audit.report import fraction_warnings
+
+    registry = load_registry(claims_paths)
+    claim_ids = [claim.id for claim in registry.claims]
     target = import_external(results_file, Path(runs_dir) / EXTERNAL_DIR, claim_ids=claim_ids,
                              replace_existing=replace_existing)
     result_set = load_external(target, claim_ids)
@@ -234,18 +245,26 @@ def import_results(results_file, claims_paths, runs_dir, replace_existing):
     for result in result_set.results:
         kind = "per-seed values" if result.values is not None else f"mean ± ({result.pm_kind})"
         click.echo(f"  {result.claim}: {result_set.source_name(result)}, {kind}")
+    if result_set.comparable:
+        click.echo("  its tested results join the report's Holm family: every member's adjusted p changes "
+                   "(the report's methods section lists the members)")
+    for warning in fraction_warnings(registry, [result_set]):
+        click.echo(f"warning: {warning}", err=True)
 
 
 @cli.command("plan-seeds")
 @click.option("--claim", "claim_id", required=True, help="The claim id.")
-@click.option("--gap", type=click.FloatRange(max=100), default=None, help="Difference to detect, pp (default: the claim's tolerance).")
+@click.option("--gap", type=click.FloatRange(max=100), default=None,
+              help="Difference to detect, pp (default: the claim's tolerance).")
 @click.option("--sd", type=click.FloatRange(max=100), default=None,
-              help="Seed SD, pp (default: observed; comparable sources first, then the most runs).")
+              help="Seed SD, pp (default: observed on the runs of --profile).")
+@click.option("--profile", default="paper", show_default=True,
+              help="The profile (or external source) whose observed seed SD is used; refused when it has no spread.")
 @click.option("--claims", "claims_paths", multiple=True, default=("claims",), show_default=True,
               type=click.Path(path_type=str), help="Claims files or directories.")
 @click.option("--runs-dir", default="runs", type=click.Path(file_okay=False, path_type=str), show_default=True)
 @translate_errors
-def plan_seeds_command(claim_id, gap, sd, claims_paths, runs_dir):
+def plan_seeds_command(claim_id, gap, sd, profile, claims_paths, runs_dir):
     """Seeds needed to detect a gap with a one-sided test at alpha 0.05 and power 0.8."""
     from pathlib import Path
 
@@ -257,7 +276,7 @@ def plan_seeds_command(claim_id, gap, sd, claims_paths, runs_dir):
     registry = load_registry(claims_paths)
     records, _ = read_records(Path(runs_dir))
     externals = load_externals(Path(runs_dir) / EXTERNAL_DIR, [claim.id for claim in registry.claims])
-    advice = plan_seeds(registry, records, externals, claim_id, gap=gap, sd=sd)
+    advice = plan_seeds(registry, records, externals, claim_id, gap=gap, sd=sd, profile=profile)
     one, two = advice.one_sample, advice.two_sample
     click.echo(f"{advice.claim_id}: detect {advice.gap:g} pp at seed SD {advice.sd:.3g} pp ({advice.sd_from}); "
                f"one-sided alpha {one.alpha:g}, power {one.power:g}")
@@ -331,8 +350,9 @@ def data_show(directory):
 @click.option("--check", is_flag=True, help="Regenerate into a temporary directory; exit 1 if --out differs.")
 @click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True,
               help="html also writes report.html (self-contained, images inlined); an existing one is kept current.")
+@click.option("--force", is_flag=True, help="Overwrite an existing report even when --runs-dir holds no records at all.")
 @translate_errors
-def report(runs_dir, claims_paths, out_dir, check, fmt):
+def report(runs_dir, claims_paths, out_dir, check, fmt, force):
     """Write report.md, summary.json and plots/*.png from the runs; --check: fail if the committed ones are stale."""
     from audit.errors import CheckFailed
     from audit.report import check_report, generate_report
@@ -346,7 +366,7 @@ def report(runs_dir, claims_paths, out_dir, check, fmt):
     from pathlib import Path
 
     html = fmt == "html" or (Path(out_dir) / "report.html").is_file()  # never leave a stale report.html behind
-    files = generate_report(runs_dir, claims_paths, out_dir, html=html)
+    files = generate_report(runs_dir, claims_paths, out_dir, html=html, force=force)
     plots = sum(name.endswith(".png") for name in files)
     click.echo(f"wrote {out_dir}/: " + ", ".join(n for n in sorted(files) if not n.endswith(".png"))
                + f" and {plots} plots")

@@ -44,12 +44,26 @@ class LaunchOptions:
 
 
 def resolve_device(device: str) -> str:
-    """'auto' is CUDA when torch sees a GPU, else the CPU."""
-    if device != "auto":
-        return device
+    """'auto' is CUDA when torch sees a GPU, else the CPU; 'cuda' without a GPU is bad environment
+    (InputError before any run starts, not one failed record per run)."""
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: torch sees no CUDA device here (use --device cpu or auto)")
+    return device
+
+
+def check_environment(options: LaunchOptions, planned: list[PlannedRun]) -> None:
+    """Raise InputError for what would make every run fail, before any run starts: a data cache that
+    is not a directory, run directories the plan cannot use (`blocked`: symlinks, unreadable)."""
+    cache = options.data_cache
+    if cache is not None and cache.exists() and not cache.is_dir():
+        raise InputError(f"--data-cache: {cache} is not a directory")
+    blocked = [p for p in planned if p.state == "blocked"]
+    if blocked:
+        raise InputError(f"{len(blocked)} run directories cannot be used: " + "; ".join(p.note for p in blocked))
 
 
 def trainer_for(options: LaunchOptions, progress_factory: Optional[Callable] = None) -> Callable[[RunSpec], dict]:

@@ -3,22 +3,25 @@
 Each spec reruns alone. Its state comes from what is on disk, judged by audit.evidence (the rule the
 report applies too): a record that counts is `done` (skipped), one that no longer answers the claim
 is `stale` (kept, reported, retrained only on request), a failed or damaged record is retried
-(`retry`), a checkpoint without a record resumes (`resume`), otherwise `new`.
+(`retry`; a damaged one is kept aside first), a checkpoint without a record resumes
+(`resume`), otherwise `new`. A run directory that is a symlink or cannot be read is `blocked`: the
+report does not read it, so it is neither done nor trained into until the user replaces it.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
 from audit.errors import InputError
 from audit.evidence import standing_at
-from audit.records import RECORD_NAME, run_dir
+from audit.records import RECORD_NAME, run_dir, symlink_on_run_path
 from audit.registry import Claim, Profile, Registry
 from audit.seed_lists import format_seeds
 from trm.config import TrainConfig
 
-STATES = ("new", "resume", "retry", "done", "stale")
+STATES = ("new", "resume", "retry", "done", "stale", "blocked")
 
 
 @dataclass(frozen=True)
@@ -111,10 +114,14 @@ def assess(spec: RunSpec) -> PlannedRun:
 
     No record: `resume` from a checkpoint, else `new`. A record that counts is `done`; one that
     answers another question than the claim's today (profile, metric, config or checkpoint rule
-    changed) is `stale`; a damaged or failed one is retrained (`retry`), except a run that diverged:
-    the trainer is deterministic, so a rerun would diverge again; it is `done`, counted or excluded
-    as the claim's `protocol.diverged` says (audit.evidence).
+    changed) is `stale`; a damaged or failed one is retrained (`retry`; the runner keeps a
+    damaged record aside first), except a run that diverged: the trainer is deterministic, so a
+    rerun would diverge again; it is `done`, counted or excluded as the claim's `protocol.diverged`
+    says (audit.evidence). A symlinked or unreadable run directory is `blocked`.
     """
+    blocked = _blocked(spec)
+    if blocked:
+        return PlannedRun(spec, "blocked", blocked)
     found = standing_at(spec.directory / RECORD_NAME, spec.claim, spec.profile, spec.seed)
     if found is None:
         if (spec.directory / "checkpoint").exists():
@@ -128,7 +135,21 @@ def assess(spec: RunSpec) -> PlannedRun:
         return PlannedRun(spec, "stale", found.reason)
     if found.cause == "failed":
         return PlannedRun(spec, "retry", f"previous attempt failed: {found.reason}")
-    return PlannedRun(spec, "retry", f"{found.reason}, retrained")
+    return PlannedRun(spec, "retry", f"damaged: {found.reason}; kept aside and retrained")
+
+
+def _blocked(spec: RunSpec) -> Optional[str]:
+    """Why the run directory cannot be used (a symlink on its path, or unreadable), or None."""
+    link = symlink_on_run_path(spec.directory, spec.claim.id)
+    if link is not None:
+        return f"{link} is a symlink: not read as a record; replace it with a real directory or file"
+    try:
+        if spec.directory.is_dir():
+            os.scandir(spec.directory).close()
+        (spec.directory / RECORD_NAME).exists()
+    except OSError as err:
+        return f"{spec.directory}: cannot be read ({err.strerror or err})"
+    return None
 
 
 def format_plan(planned: list[PlannedRun]) -> str:

@@ -40,13 +40,6 @@ class Evaluation:
     total: Optional[float]  # examples (or tasks for ARC) scored
     metrics: dict
 
-    @classmethod
-    def from_dict(cls, data: Optional[dict]) -> Optional["Evaluation"]:
-        if data is None:
-            return None
-        return cls(step=int(data["step"]), value=float(data["value"]), correct=data.get("correct"),
-                   total=data.get("total"), metrics=dict(data.get("metrics") or {}))
-
 
 @dataclass(frozen=True)
 class RunRecord:
@@ -90,7 +83,11 @@ class RecordError(ValueError):
 
 
 def parse_record(data: Any, path: Path) -> RunRecord:
-    """Validate a run.json dict; raise RecordError naming the problem."""
+    """Validate a run.json dict; raise RecordError naming the field and what is wrong with it.
+
+    Every field read is type-checked here, so that a record that is valid JSON but wrong in shape
+    (`seed: null`, `evaluations: 5`) is one named problem, never a crash of whoever reads it later.
+    """
     if not isinstance(data, dict):
         raise RecordError("expected a JSON object")
     if data.get("format_version") != FORMAT_VERSION:
@@ -98,15 +95,29 @@ def parse_record(data: Any, path: Path) -> RunRecord:
     for key in ("claim_id", "profile", "seed", "status", "config", "config_hash", "metric"):
         if key not in data:
             raise RecordError(f"{key}: missing")
+    for key in ("claim_id", "profile", "config_hash", "metric"):
+        _expect(data, key, str, "a string", optional=False)
+    if not _is_int(data["seed"]) or data["seed"] < 0:
+        raise RecordError(f"seed: expected a non-negative integer, got {data['seed']!r}")
     if data["status"] not in STATUSES:
         raise RecordError(f"status: expected one of {', '.join(STATUSES)}, got {data['status']!r}")
-    try:
-        final = Evaluation.from_dict(data.get("final"))
-        best = Evaluation.from_dict(data.get("best"))
-        raw_final = Evaluation.from_dict(data.get("raw_final"))  # absent in records of runs that did not score them
-        raw_best = Evaluation.from_dict(data.get("raw_best"))
-    except (KeyError, TypeError, ValueError) as err:
-        raise RecordError(f"final/best: malformed evaluation ({err})") from None
+    _expect(data, "config", dict, "an object", optional=False)
+    for key in ("environment", "code", "data"):
+        _expect(data, key, dict, "an object")
+    for key in ("error", "started", "ended"):
+        _expect(data, key, str, "a string or null")
+    for key in ("wall_time_s", "device_hours"):
+        value = data.get(key)
+        if value is not None and not (_is_number(value) and math.isfinite(value) and value >= 0):
+            raise RecordError(f"{key}: expected a non-negative number or null, got {value!r}")
+    for key in ("steps", "total_steps"):
+        value = data.get(key)
+        if value is not None and not (_is_int(value) and value >= 0):
+            raise RecordError(f"{key}: expected a non-negative integer or null, got {value!r}")
+    evaluations = data.get("evaluations")
+    if evaluations is not None and not (isinstance(evaluations, list) and all(isinstance(e, dict) for e in evaluations)):
+        raise RecordError(f"evaluations: expected a list of objects, got {_clip(evaluations)}")
+    final, best, raw_final, raw_best = (_evaluation(data, name) for name in ("final", "best", "raw_final", "raw_best"))
     if data["status"] == "completed" and final is None:
         raise RecordError("final: a completed run needs its final evaluation")
     # A failed run's evaluations are checked too: a diverged run may be counted with them.
@@ -120,15 +131,58 @@ def parse_record(data: Any, path: Path) -> RunRecord:
     if selected not in ("final", "best"):
         raise RecordError(f"selected: expected 'final' or 'best', got {selected!r}")
     return RunRecord(
-        claim_id=str(data["claim_id"]), profile=str(data["profile"]), seed=int(data["seed"]),
+        claim_id=data["claim_id"], profile=data["profile"], seed=data["seed"],
         status=data["status"], error=data.get("error"), config=data["config"],
-        config_hash=str(data["config_hash"]), metric=str(data["metric"]), final=final, best=best,
-        selected=selected, evaluations=list(data.get("evaluations") or []),
+        config_hash=data["config_hash"], metric=data["metric"], final=final, best=best,
+        selected=selected, evaluations=list(evaluations or []),
         environment=dict(data.get("environment") or {}), code=dict(data.get("code") or {}),
         data=dict(data.get("data") or {}), started=data.get("started"), ended=data.get("ended"),
         wall_time_s=data.get("wall_time_s"), device_hours=data.get("device_hours"),
         steps=data.get("steps"), path=path, raw_final=raw_final, raw_best=raw_best,
     )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _clip(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _expect(data: dict, key: str, kind: type, what: str, *, optional: bool = True) -> None:
+    """data[key] must be of `kind` (or absent / null when optional)."""
+    value = data.get(key)
+    if (value is None and optional) or isinstance(value, kind):
+        return
+    raise RecordError(f"{key}: expected {what}, got {_clip(value)}")
+
+
+def _evaluation(data: dict, name: str) -> Optional[Evaluation]:
+    """data[name] as an Evaluation (None when absent): step an integer, value a number, correct and
+    total numbers or null, metrics an object of numbers."""
+    ev = data.get(name)
+    if ev is None:
+        return None
+    if not isinstance(ev, dict):
+        raise RecordError(f"{name}: expected an evaluation object or null, got {_clip(ev)}")
+    if not _is_int(ev.get("step")) or ev["step"] < 0:
+        raise RecordError(f"{name}.step: expected a non-negative integer, got {_clip(ev.get('step'))}")
+    if not _is_number(ev.get("value")):
+        raise RecordError(f"{name}.value: expected a number, got {_clip(ev.get('value'))}")
+    for key in ("correct", "total"):
+        if ev.get(key) is not None and not _is_number(ev[key]):
+            raise RecordError(f"{name}.{key}: expected a number or null, got {_clip(ev[key])}")
+    metrics = ev.get("metrics")
+    if metrics is not None and not (isinstance(metrics, dict) and all(_is_number(v) for v in metrics.values())):
+        raise RecordError(f"{name}.metrics: expected an object of numbers, got {_clip(metrics)}")
+    return Evaluation(step=ev["step"], value=float(ev["value"]), correct=ev.get("correct"), total=ev.get("total"),
+                      metrics=dict(metrics or {}))
 
 
 def _check_absent(absent: Any) -> None:
@@ -184,16 +238,13 @@ def read_records(runs_dir: Path) -> tuple[list[RunRecord], list[str]]:
     """Every readable record under runs_dir (external results excluded), sorted, and the problems found.
 
     A record whose location disagrees with its content (claim, profile, seed) is a problem too: it
-    could otherwise be counted for the wrong claim.
+    could otherwise be counted for the wrong claim. So is every symlink and every directory that
+    cannot be read (see `record_paths`): nothing under runs_dir is left out without a word.
     """
     records: list[RunRecord] = []
-    problems: list[str] = []
     runs_dir = Path(runs_dir)
-    if not runs_dir.is_dir():
-        return records, problems
-    for path in sorted(runs_dir.rglob(RECORD_NAME)):
-        if EXTERNAL_DIR in path.relative_to(runs_dir).parts[:1]:
-            continue
+    paths, problems = record_paths(runs_dir)
+    for path in paths:
         try:
             record = read_record(path)
         except RecordError as err:
@@ -206,7 +257,49 @@ def read_records(runs_dir: Path) -> tuple[list[RunRecord], list[str]]:
             continue
         records.append(record)
     records.sort(key=lambda r: (r.claim_id, r.profile, r.seed))
-    return records, problems
+    return records, sorted(problems)
+
+
+def record_paths(runs_dir: Path) -> tuple[list[Path], list[str]]:
+    """The run.json files under runs_dir (runs_dir/external/ excluded), sorted, and the problems of the walk.
+
+    Symlinks are not followed: a linked run directory or record would be read as evidence while it
+    lives elsewhere (and may change there, or be counted twice), so each one is a problem naming it.
+    A directory that cannot be listed, or a run.json that is not a file, is a problem naming it too.
+    """
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return [], []
+    paths: list[Path] = []
+    problems: list[str] = []
+
+    def unreadable(err: OSError) -> None:
+        problems.append(f"{err.filename}: unreadable directory ({err.strerror or err}); its runs are not counted")
+
+    for top, dirs, files in os.walk(runs_dir, onerror=unreadable):
+        here = Path(top)
+        if here == runs_dir and EXTERNAL_DIR in dirs:
+            dirs.remove(EXTERNAL_DIR)
+        for name in sorted(dirs + files):
+            if (here / name).is_symlink():
+                problems.append(f"{here / name}: a symlink (to {os.readlink(here / name)}); not read: records must be "
+                                "real files inside the runs directory")
+        dirs[:] = sorted(d for d in dirs if not (here / d).is_symlink())
+        if RECORD_NAME in dirs:
+            problems.append(f"{here / RECORD_NAME}: not a file (a directory); not read as a record")
+            dirs.remove(RECORD_NAME)
+        if RECORD_NAME in files and not (here / RECORD_NAME).is_symlink():
+            paths.append(here / RECORD_NAME)
+    return sorted(paths), problems
+
+
+def symlink_on_run_path(directory: Path, claim_id: str) -> Optional[Path]:
+    """The first symlink among a run directory's own components (claim id parts, profile, seed-k,
+    run.json), or None: such a run is not read by `read_records`, so the plan must not call it done."""
+    depth = len(Path(claim_id).parts) + 2
+    directory = Path(directory)
+    chain = [*reversed([directory, *directory.parents][:depth]), directory / RECORD_NAME]
+    return next((p for p in chain if p.is_symlink()), None)
 
 
 def write_bytes_atomic(path: Path, raw: bytes) -> None:

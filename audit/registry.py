@@ -231,7 +231,7 @@ def load_registry(paths: Iterable[Path | str]) -> Registry:
             seen[claim.id] = str(path)
         claims.extend(file_claims)
         comparisons.extend(file_comparisons)
-    _check_comparisons(comparisons, seen)
+    _check_comparisons(comparisons, {claim.id: claim for claim in claims})
     _check_runs_of(claims)
     return Registry(tuple(claims), tuple(comparisons))
 
@@ -427,13 +427,29 @@ def _parse_comparison(path: Path, index: int, body: Any) -> Comparison:
     return replace(comparison, file=str(path))
 
 
-def _check_comparisons(comparisons: list[Comparison], claim_files: dict[str, str]) -> None:
+def _check_comparisons(comparisons: list[Comparison], claims: dict[str, Claim]) -> None:
+    """Each comparison names two known claims measured alike (same benchmark and metric:
+    anything else compares numbers of different things), and no two comparisons state a > b and b > a
+    (they cannot both be supported; one of them is a mistake in the registry). InputError otherwise."""
     seen: set[str] = set()
+    directions: dict[tuple[str, str], Comparison] = {}
     for comparison in comparisons:
+        where = f"{comparison.file}: {comparison.id}"
         if comparison.id in seen:
-            raise InputError(f"{comparison.file}: {comparison.id}: id: duplicate comparison id")
+            raise InputError(f"{where}: id: duplicate comparison id")
         seen.add(comparison.id)
         for side in ("a", "b"):
             ref = getattr(comparison, side)
-            if ref not in claim_files:
-                raise InputError(f"{comparison.file}: {comparison.id}: {side}: names unknown claim {ref!r}")
+            if ref not in claims:
+                raise InputError(f"{where}: {side}: names unknown claim {ref!r}")
+        a, b = claims[comparison.a], claims[comparison.b]  # a == b is refused when the comparison is read
+        for field_name in ("benchmark", "metric"):
+            if getattr(a, field_name) != getattr(b, field_name):
+                raise InputError(f"{where}: b: {b.id} has {field_name} {getattr(b, field_name)!r}, {a.id} has "
+                                 f"{getattr(a, field_name)!r}: the arms must measure the same thing")
+        if comparison.alternative == "greater":
+            opposite = directions.get((b.id, a.id))
+            if opposite is not None:
+                raise InputError(f"{where}: states {a.id} > {b.id}, but {opposite.file}: {opposite.id} states the "
+                                 "opposite; keep one")
+            directions[(a.id, b.id)] = comparison

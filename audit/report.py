@@ -12,18 +12,22 @@ stale all come from the summary. This module adds the bookkeeping the summary do
 run's cost, each profile's config diff against the claim's `paper` profile, the external sets'
 provenance) and keeps every iteration in a fixed order, so that the same inputs give
 byte-identical report.md and summary.json. `check_report` regenerates into a temporary directory
-and names the first difference from the committed report.
+and names the input whose checksum changed (audit.report_inputs), else the first difference from
+the committed report.
 """
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
+from audit.errors import InputError
 from audit.evidence import checkpoint_rule
 from audit.figures import PLOTS_DIR, ordered_claims, run_status
 from audit.records import EXTERNAL_DIR, read_records, write_bytes_atomic
+from audit.report_inputs import changed_input, input_checksums
 from audit.summary import ComparisonResult, SourceResult, Summary
 
 PAPER_PROFILE = "paper"
@@ -38,17 +42,29 @@ class Inputs:
     records: tuple  # audit.records.RunRecord, sorted by (claim, profile, seed)
     problems: tuple[str, ...]  # records that could not be read
     externals: tuple  # audit.external.ExternalResultSet, sorted by id
+    checksums: Mapping[str, str] = dataclasses.field(default_factory=dict)  # input file -> SHA-256 (input_checksums)
+    found_any: bool = True  # whether runs_dir held any run.json or external file at all, readable or not
 
 
 def load_inputs(runs_dir: Path | str, claims: Sequence[Path | str]) -> Inputs:
-    """Registry from `claims` (files or directories), records under `runs_dir`, and `runs_dir/external/*.yaml`."""
+    """Registry from `claims` (files or directories), records under `runs_dir`, and `runs_dir/external/*.yaml`.
+
+    A runs_dir that does not exist is bad input (InputError): a mistyped path would otherwise give
+    an empty report that overwrites a real one.
+    """
     from audit.external import load_externals
+    from audit.records import record_paths
     from audit.registry import load_registry
 
     registry = load_registry(claims)
-    records, problems = read_records(Path(runs_dir))
-    externals = load_externals(Path(runs_dir) / EXTERNAL_DIR, [c.id for c in registry.claims])
-    return Inputs(registry, tuple(records), tuple(problems), tuple(externals))
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        raise InputError(f"--runs-dir: {runs_dir}: no such directory")
+    records, problems = read_records(runs_dir)
+    externals = load_externals(runs_dir / EXTERNAL_DIR, [c.id for c in registry.claims])
+    checksums = input_checksums(registry, records, runs_dir)
+    found_any = bool(problems or record_paths(runs_dir)[0] or any((runs_dir / EXTERNAL_DIR).glob("*.yaml")))
+    return Inputs(registry, tuple(records), tuple(problems), tuple(externals), checksums, found_any)
 
 
 def run_wilson(summary: Summary) -> dict[tuple[str, str, int], list]:
@@ -102,9 +118,40 @@ def build_context(inputs: Inputs, summary: Summary, figures: Mapping) -> dict:
         "registry_notes": registry_notes(registry),
         "settings": summary.settings,
         "problems": list(summary.problems),
+        "warnings": fraction_warnings(registry, inputs.externals),
+        "holm_family": holm_family(summary),
+        "comparison_family": [f"{k.id} ({k.source})" for k in summary.comparisons if k.p_adjusted is not None],
         "counts": {"claims": len(registry.claims), "comparisons": len(registry.comparisons),
                    "records": len(inputs.records), "externals": len(inputs.externals)},
     }
+
+
+def fraction_warnings(registry, externals: Sequence) -> list[str]:
+    """Numbers that look like fractions where percent is expected: a claim's claimed value in (0, 1],
+    or an external file whose every value and mean is at most 1 (and not all 0). Such a file would
+    otherwise be judged, confidently, as a result a hundred times too low."""
+    warnings = [f"{c.file}: {c.id}: claimed {c.claimed:g} is at most 1: claimed values are percent "
+                f"(85.3, not 0.853); is it a fraction?" for c in registry.claims if c.claimed is not None
+                and 0 < c.claimed <= 1]
+    for result_set in externals:
+        numbers = [v for r in result_set.results for v in (*(r.values or ()), *(() if r.mean is None else (r.mean,)))]
+        if numbers and 0 < max(numbers) <= 1:
+            warnings.append(f"{result_set.file}: every value is at most 1 ({len(numbers)} values): results are "
+                            "percent (85.3, not 0.853); were fractions given?")
+    return warnings
+
+
+def holm_family(summary: Summary) -> list[str]:
+    """The members of the claims' Holm family, as 'claim / source' (and 'vs <value>' for a test against
+    another published value), in report order: adding a result to the report changes all their adjusted p."""
+    members = []
+    for entry in summary.claims:
+        for result in entry.results:
+            if result.p_adjusted is not None:
+                members.append(f"{entry.id} / {result.source}")
+            members += [f"{entry.id} / {result.source} vs {other.claimed:g}" for other in result.other_values
+                        if other.p_adjusted is not None]
+    return members
 
 
 def comparison_groups(summary: Summary, registry) -> list[ComparisonGroup]:
@@ -228,7 +275,8 @@ def build_report(inputs: Inputs, *, html: bool = False) -> dict[str, bytes]:
     from audit.figures import draw_figures
     from audit.render import markdown_to_html, render_markdown
 
-    summary = build_summary(inputs.registry, inputs.records, inputs.externals, inputs.problems)
+    summary = dataclasses.replace(build_summary(inputs.registry, inputs.records, inputs.externals, inputs.problems),
+                                  inputs=dict(inputs.checksums))
     figures, index = draw_figures(inputs.registry, inputs.records, summary)
     markdown = render_markdown(build_context(inputs, summary, index))
     files = {REPORT_MD: markdown.encode("utf-8"), SUMMARY_JSON: summary.to_json().encode("utf-8"), **figures}
@@ -249,9 +297,18 @@ def write_report(files: Mapping[str, bytes], out_dir: Path | str) -> None:
 
 
 def generate_report(runs_dir: Path | str, claims: Sequence[Path | str], out_dir: Path | str, *,
-                    html: bool = False) -> dict[str, bytes]:
-    """Load, build and write the report; returns its files (relative path -> bytes)."""
-    files = build_report(load_inputs(runs_dir, claims), html=html)
+                    html: bool = False, force: bool = False) -> dict[str, bytes]:
+    """Load, build and write the report; returns its files (relative path -> bytes).
+
+    A runs_dir with no records and no external results at all does not overwrite an existing
+    report.md unless `force`: that is far more often a wrong path than an audit emptied on purpose
+    (InputError naming both directories).
+    """
+    inputs = load_inputs(runs_dir, claims)
+    if not inputs.found_any and not force and (Path(out_dir) / REPORT_MD).is_file():
+        raise InputError(f"--runs-dir: {runs_dir} holds no run records and no external results; not overwriting "
+                         f"{Path(out_dir) / REPORT_MD} with an empty report (check the path, or pass --force)")
+    files = build_report(inputs, html=html)
     write_report(files, out_dir)
     return files
 
@@ -268,7 +325,7 @@ def check_report(runs_dir: Path | str, claims: Sequence[Path | str], out_dir: Pa
     html = (out / REPORT_HTML).is_file()
     with tempfile.TemporaryDirectory(prefix="trm-audit-report-") as tmp:
         generate_report(runs_dir, claims, tmp, html=html)
-        return first_difference(out, Path(tmp))
+        return changed_input(out / SUMMARY_JSON, Path(tmp) / SUMMARY_JSON) or first_difference(out, Path(tmp))
 
 
 def first_difference(committed: Path, fresh: Path) -> Optional[str]:

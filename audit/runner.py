@@ -97,6 +97,8 @@ def build_record(spec: RunSpec, result: dict, *, started: str, ended: str) -> di
     error = result.get("error")
     if status == "completed" and final is None:
         status, error = "failed", f"the run ended without an evaluation of {metric!r}"
+    elif status == "completed" and not result.get("steps"):
+        status, error = "failed", _no_steps_reason(spec, result)
     return {
         "format_version": FORMAT_VERSION,
         "claim_id": spec.claim.id,
@@ -122,6 +124,14 @@ def build_record(spec: RunSpec, result: dict, *, started: str, ended: str) -> di
         "selected": checkpoint_rule(spec.claim),
         **raw,
     }
+
+
+def _no_steps_reason(spec: RunSpec, result: dict) -> str:
+    """Why a run that trained 0 optimizer steps is not evidence: its score is the untrained model's."""
+    examples = (result.get("data") or {}).get("train_examples")
+    size = f"{examples} training examples" if examples is not None else "the training set"
+    return (f"0 optimizer steps: {size} over {spec.config.train.epochs} epochs do not fill one global batch of "
+            f"{spec.config.train.global_batch_size} (check data.train_size and the data file's rows)")
 
 
 def _now() -> str:
@@ -162,6 +172,7 @@ def run_one(spec: RunSpec, trainer: Trainer, *, rerun_stale: bool = False) -> Op
     """Train one spec unless it is done (or stale) or another process holds it; write its record.
 
     A stale spec is retrained only with `rerun_stale`; its checkpoints and old record are kept aside.
+    A failed or damaged record that a retry replaces is kept aside too (run.superseded-<n>.json).
 
     Returns the new record, or None when nothing was run. Bad input (e.g. unusable data) raises
     InputError and leaves no record; any other exception becomes a failed record with its reason.
@@ -175,6 +186,8 @@ def run_one(spec: RunSpec, trainer: Trainer, *, rerun_stale: bool = False) -> Op
             if state.state == "stale":  # retrained because the claim changed: keep what answered the old one
                 _set_aside_checkpoints(spec, state.note)
                 _set_aside_record(spec, state.note)
+            elif (spec.directory / RECORD_NAME).exists():  # a failed or damaged record, about to be replaced
+                _set_aside_record(spec, state.note, with_metrics=False)  # the retry may resume its log
             started = _now()
             result = _attempt(spec, trainer)
             return _write_record_or_failure(spec, build_record(spec, result, started=started, ended=_now()))
@@ -225,18 +238,21 @@ def _set_aside_checkpoints(spec: RunSpec, why: str) -> None:
     log.warning("%s: %s; its checkpoints moved to %s, training starts from scratch", spec.name, why, target)
 
 
-def _set_aside_record(spec: RunSpec, why: str) -> None:
-    """Move a stale run's `run.json` and `metrics.csv` to `run.superseded-<n>.json` and
-    `metrics.superseded-<n>.csv` (kept for the record, never read as evidence: read_records and the
-    plan look for run.json only), so the retrained run starts with a fresh log."""
+def _set_aside_record(spec: RunSpec, why: str, *, with_metrics: bool = True) -> None:
+    """Move a run's `run.json` (and, `with_metrics`, its `metrics.csv`) to `run.superseded-<n>.json`
+    (and `metrics.superseded-<n>.csv`): kept for the record, never read as evidence (read_records
+    and the plan look for run.json only). A stale run moves its log too, so the retrained run starts
+    a fresh one; a failed or damaged record's retry may resume from its checkpoint and keeps the log."""
     number = 1
     while (spec.directory / f"run.superseded-{number}.json").exists():
         number += 1
-    for name, target in ((RECORD_NAME, f"run.superseded-{number}.json"),
-                         ("metrics.csv", f"metrics.superseded-{number}.csv")):
+    moves = [(RECORD_NAME, f"run.superseded-{number}.json")]
+    if with_metrics:
+        moves.append(("metrics.csv", f"metrics.superseded-{number}.csv"))
+    for name, target in moves:
         if (spec.directory / name).exists():
             os.replace(spec.directory / name, spec.directory / target)
-    log.warning("%s: %s; its record moved to run.superseded-%d.json, retrained", spec.name, why, number)
+    log.warning("%s: %s; its record moved to run.superseded-%d.json, retrained", spec.name, why or "replaced", number)
 
 
 def _write_record_or_failure(spec: RunSpec, data: dict) -> RunRecord:

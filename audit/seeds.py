@@ -30,11 +30,14 @@ class SeedAdvice:
 
 
 def plan_seeds(registry, records: Iterable, externals: Iterable, claim_id: str, *, gap: Optional[float] = None,
-               sd: Optional[float] = None, alpha: float = stats.ALPHA, power: float = 0.8) -> SeedAdvice:
+               sd: Optional[float] = None, profile: str = "paper", alpha: float = stats.ALPHA,
+               power: float = 0.8) -> SeedAdvice:
     """Seeds needed for a one-sided test at `alpha` with `power` to detect `gap` pp at the seed SD.
 
-    The SD is `sd` when given, else the observed SD of the claim's source with the most completed
-    runs (comparable sources first). Raises InputError naming the claim and what is missing.
+    The SD is `sd` when given, else the observed SD of the claim's source named `profile` (one of
+    its profiles, or an external source's name), and only that one: a proxy's spread says little
+    about the paper setup's. Raises InputError naming the claim and what is missing, and which
+    other sources of the claim have a spread.
     """
     claim = registry.claim(claim_id)
     gap = claim.tolerance_pp if gap is None else gap
@@ -43,17 +46,19 @@ def plan_seeds(registry, records: Iterable, externals: Iterable, claim_id: str, 
     sources, _ = collect_sources(registry, records, externals)
     observed = [(s, source_stats(s)) for s in sources if s.claim_id == claim_id]
     observed = [(s, st) for s, st in observed if st.sd]
-    observed.sort(key=lambda pair: (not pair[0].comparable, -(pair[1].n or 0)))
+    chosen = [(s, st) for s, st in observed if s.source == profile]
     if sd is not None:
         if not (math.isfinite(sd) and sd > 0):
             raise InputError(f"{claim_id}: sd: expected a positive number of percentage points, got {sd}")
         sd_from, n_current = "stated", None
-    elif observed:
-        source, st = observed[0]
+    elif chosen:
+        source, st = chosen[0]
         sd, sd_from, n_current = st.sd, f"{source.source} (n = {st.n})", st.n
     else:
-        raise InputError(f"{claim_id}: sd: no source has two or more completed runs with a non-zero SD; "
-                         "state one with --sd")
+        others = ", ".join(f"{s.source} (n = {st.n}, SD {st.sd:.3g} pp)" for s, st in observed)
+        hint = f"; sources with a spread: {others} (choose one with --profile)" if others else ""
+        raise InputError(f"{claim_id}: sd: no source {profile!r} with two or more completed runs and a non-zero SD"
+                         f"{hint}; or state one with --sd")
     if sd / gap > MAX_SD_PER_GAP:  # the seed count would be astronomical (and overflow for tiny gaps)
         raise InputError(f"{claim_id}: gap: {gap:g} pp is below SD / {MAX_SD_PER_GAP:g} (SD {sd:g} pp); "
                          "no number of seeds can detect it in practice")

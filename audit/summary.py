@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any, Mapping, Optional, Union
 
 from audit.sources import Excluded, SeedReading, WilsonReading
 
@@ -223,6 +223,10 @@ class Summary:
     comparisons: tuple[ComparisonResult, ...]
     externals: tuple[ExternalProvenance, ...]
     problems: tuple[str, ...]
+    # Input file (as the report was asked to read it) -> SHA-256 of its bytes: every run.json, the
+    # metrics.csv beside each readable one, external result files and claims files. `report --check`
+    # names the input whose content changed instead of the first report line that did (audit.report).
+    inputs: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """The summary as plain JSON data (dicts, lists, numbers, strings, None)."""

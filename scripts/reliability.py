@@ -9,8 +9,9 @@ tests/reliability/reliability_kit.py, the bad inputs in tests/reliability/bad_in
     directory, then a plain rerun); 1b  SIGKILL at each kind of write and phase (kit.FAULTS,
     several call counts each), then a rerun; 1c  SIGKILL of `run --parallel 2` (its workers must
     die with it). All compared bit for bit with the uninterrupted plan.
-2   torn and corrupt files, 5 divergence and resource faults, 6 stale results: the pytest cases of
-    tests/reliability (each case is one fault with its assertions).
+2   torn and corrupt files, 5 divergence and resource faults, 6 stale results, 8 the records and
+    exit codes of issue 16: the pytest cases of tests/reliability (each case is one fault with its
+    assertions).
 3   the bad-input catalogue, every case. 4  K `trm-audit run` processes on one plan, each run
     trained once; `read_records` polled while a plan trains. 7  determinism per model family.
 
@@ -284,7 +285,9 @@ def pytest_rows() -> list[Row]:
     groups = [("2 torn and corrupt files (checkpoint, run.json, metrics.csv, data cache, external)",
                ["test_torn_files.py", "test_data_cache.py"]),
               ("5 NaN/inf loss, full disk, out of memory", ["test_divergence_and_resource_faults.py"]),
-              ("6 stale records", ["test_stale_records.py"])]
+              ("6 stale records", ["test_stale_records.py"]),
+              ("8 wrong-typed, linked or unreadable records; run's exit code; report inputs (issue 16)",
+               ["test_record_hardening.py"])]
     rows = []
     for scenario, files in groups:
         plugin = _Outcomes()
@@ -327,7 +330,7 @@ def main() -> int:
         work = Path(tmp)
         log("uninterrupted reference plan")
         reference, metrics_rows = uninterrupted(work / "reference")
-        torn, faults, stale = pytest_rows()
+        torn, faults, stale, records = pytest_rows()
         rows = [
             kill_at_random_points(work / "1a", reference, metrics_rows, chains, kills, rng),
             kill_at_each_fault(work / "1b", reference, QUICK_FAULT_PLAN if options.quick else FAULT_PLAN),
@@ -339,6 +342,7 @@ def main() -> int:
             faults,
             stale,
             determinism(work / "7", [0] if options.quick else [0, 1, 2]),
+            records,
         ]
     minutes = (time.monotonic() - started) / 60
     text = table(rows)
@@ -353,7 +357,7 @@ def main() -> int:
             "(CPU, one intra-op thread per process). The same checks at CI size are in tests/reliability/.\n\n"
             "Lost data: runs whose final record is missing or differs bit for bit from the uninterrupted "
             "plan's (clocks aside); for the bad inputs, files that existed and were changed; for the rows "
-            "run as pytest cases (2, 5, 6), every failed case.\n\n" + text + "\n")
+            "run as pytest cases (2, 5, 6, 8), every failed case.\n\n" + text + "\n")
     failures = sum(row.tried - row.handled + row.lost for row in rows)
     return 1 if failures else 0
 

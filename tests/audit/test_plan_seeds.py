@@ -35,7 +35,7 @@ def records(registry, claim_id, profile, values):
             for k, v in enumerate(values)]
 
 
-def test_observed_sd_prefers_comparable_sources(registry):
+def test_observed_sd_is_the_asked_profiles(registry):
     smoke = records(registry, "toy/alpha", "smoke", [50.0, 60.0, 70.0, 80.0])  # more runs, but a proxy
     paper = records(registry, "toy/alpha", "paper", [88.0, 90.0, 92.0])
     advice = plan_seeds(registry, smoke + paper, [], "toy/alpha")
@@ -45,7 +45,7 @@ def test_observed_sd_prefers_comparable_sources(registry):
     assert advice.two_sample == stats.seeds_needed(2.0, 2.0, arms=2)
     assert advice.power_one_sample == pytest.approx(stats.power_one_sided(3, 2.0, 2.0, arms=1))
     assert advice.power_two_sample == pytest.approx(stats.power_one_sided(3, 2.0, 2.0, arms=2))
-    only_smoke = plan_seeds(registry, smoke, [], "toy/alpha")
+    only_smoke = plan_seeds(registry, smoke, [], "toy/alpha", profile="smoke")
     assert only_smoke.sd == pytest.approx(np.std([50, 60, 70, 80], ddof=1)) and only_smoke.sd_from == "smoke (n = 4)"
 
 

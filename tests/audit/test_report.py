@@ -149,10 +149,12 @@ def test_check_passes_on_a_fresh_report_and_fails_on_a_changed_record(toy):
     passed = invoke(*report_args(toy), "--check")
     assert passed.exit_code == 0, passed.output
     assert "up to date" in passed.output
-    set_final(toy["runs"] / "toy-sudoku" / "trm-mlp" / "paper" / "seed-0" / "run.json", 60.0)
+    record = toy["runs"] / "toy-sudoku" / "trm-mlp" / "paper" / "seed-0" / "run.json"
+    set_final(record, 60.0)
     failed = invoke(*report_args(toy), "--check")
     assert failed.exit_code == 1
-    assert "report is stale" in failed.output and "report.md: line" in failed.output
+    # the input that changed is named (its checksum in summary.json), not the first report line it moved
+    assert "report is stale" in failed.output and f"{record}: content changed" in failed.output
     assert load_inputs(toy["runs"], [toy["claims"]]).problems == ()  # read, not rejected: its value changed
 
 

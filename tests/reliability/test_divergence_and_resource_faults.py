@@ -93,7 +93,7 @@ def test_a_nan_loss_from_a_huge_learning_rate_fails_that_claim_only(tmp_path):
     claims = tmp_path / "claims.yaml"
     claims.write_text(text + diverging)
     result = invoke(*kit.plan_args(tmp_path / "runs", tmp_path / "cache", seeds="0", claims=claims))
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1 and result.output.rstrip().endswith("1 of 2 runs failed"), result.output
     assert "FAILED  rel/diverging seed 0: non-finite loss nan at step" in result.output
     records, _ = read_records(tmp_path / "runs")
     assert {r.claim_id: r.status for r in records} == {"rel/diverging": "failed", "rel/mlp": "completed"}
@@ -106,7 +106,7 @@ def test_a_nan_loss_from_a_huge_learning_rate_fails_that_claim_only(tmp_path):
 def test_an_infinite_loss_in_one_seed_fails_it_and_the_other_seed_goes_on(tmp_path, in_seed):
     in_seed(FAULTY_SEED, lambda step, sums: dict(sums, loss=float("inf")) if step == 7 else sums)
     result = invoke(*run_args(tmp_path))
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1 and result.output.rstrip().endswith("1 of 2 runs failed"), result.output
     failed = assert_one_failure(tmp_path, "non-finite loss inf at step 7")
     assert failed.steps == 6  # the update with the infinite loss was not applied
 
@@ -122,7 +122,7 @@ def test_out_of_memory_in_one_seed_fails_it_and_a_rerun_finishes_it(tmp_path, in
 
     in_seed(FAULTY_SEED, oom)
     result = invoke(*run_args(tmp_path))
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1 and result.output.rstrip().endswith("1 of 2 runs failed"), result.output
     assert_one_failure(tmp_path, f"{type(error).__name__}: {error}")
     monkeypatch.undo()  # memory is back
     assert_rerun_recovers(tmp_path, reference_plan)
@@ -161,7 +161,7 @@ def test_a_full_disk_fails_that_run_with_its_reason_and_a_rerun_finishes_it(tmp_
     else:
         monkeypatch.setattr(trm.result.MetricsLog, "write", flaky)
     result = invoke(*run_args(tmp_path))
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1 and result.output.rstrip().endswith("1 of 2 runs failed"), result.output
     assert "Traceback" not in result.output
     failed = assert_one_failure(tmp_path, "No space left on device")
     if where == "record":
