@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from audit.cli import cli
 from audit.errors import InputError
 from audit.plan import expand_plan
-from audit.registry import OFFICIAL_DATA_SEED, load_registry
+from audit.claim_rules import OFFICIAL_DATA_SEED
+from audit.registry import load_registry
 from audit.seed_lists import MAX_SEED, MAX_SEEDS, format_seeds, parse_seed_list
 from trm.schema import ConfigError
 

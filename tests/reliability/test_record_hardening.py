@@ -533,14 +533,14 @@ def test_arms_on_different_metrics_are_refused():
     import dataclasses
 
     from audit.errors import InputError
-    from audit.registry import _check_comparisons
+    from audit.claim_rules import check_comparisons
 
     registry = load_registry([CLAIMS])
     alpha, beta = registry.claim(ALPHA), dataclasses.replace(registry.claim(BETA), metric="pass@2")
     with pytest.raises(InputError, match="toy/alpha-vs-beta: b: toy/beta has metric 'pass@2', toy/alpha has "
                                          "'exact_accuracy': the arms must measure the same thing"):
-        _check_comparisons(list(registry.comparisons), {ALPHA: alpha, BETA: beta})
-    _check_comparisons(list(registry.comparisons), {ALPHA: alpha, BETA: registry.claim(BETA)})
+        check_comparisons(list(registry.comparisons), {ALPHA: alpha, BETA: beta})
+    check_comparisons(list(registry.comparisons), {ALPHA: alpha, BETA: registry.claim(BETA)})
 
 
 def test_import_warns_of_fractions_and_says_the_holm_family_changes(tmp_path):
