@@ -118,8 +118,14 @@ def equivalence_test(d: float, se: float, n: int, tolerance_pp: float) -> Equiva
 
 def claim_test(mean: Optional[float], se: Optional[float], n: Optional[int], claimed: float,
                tolerance_pp: float) -> Optional[ClaimTest]:
-    """All of rule v3's tests of one result; None when untestable (n < 2 or unknown, or no SE)."""
-    if n is None or n < 2 or mean is None or se is None:
+    """All of rule v3's tests of one result; None when untestable (n < 2 or unknown, no SE, or SE = 0).
+
+    SE = 0 (every seed gave the same value) is untested, not exact: a sample SD of 0 from a few
+    seeds is no evidence that the true spread is 0 (identical seeds usually mean the seed did not
+    reach the run, or the metric is saturated), and reading it as exact would give p = 0, the
+    strongest possible evidence, from the weakest. Comparisons treat zero spread the same way.
+    """
+    if n is None or n < 2 or mean is None or se is None or se == 0:
         return None
     one = one_sample_test(mean, se, n, claimed)
     d = mean - claimed
@@ -155,22 +161,25 @@ def decide_claim_verdict(*, comparable: bool, claimed: Optional[float], n: Optio
         return Verdict(INCONCLUSIVE, "no completed runs")
     within = abs(d) <= tol + eps
     tested = n is not None and n >= 2 and p_adjusted is not None
-    exact = " (all seeds equal: SE = 0, read as exact)" if sd == 0 else ""
     if tested and within and p_adjusted < alpha:
         return Verdict(REPRODUCED, f"equivalence shown: d = {d:+.2f} pp, Holm-adjusted TOST p = "
-                                   f"{p_adjusted:.3g} < {alpha:g} for ±{tol:g} pp{exact}")
+                                   f"{p_adjusted:.3g} < {alpha:g} for ±{tol:g} pp")
     if tested and d < -(tol + eps) and p_adjusted < alpha:
         return Verdict(NOT_REPRODUCED,
-                       f"d = {d:+.2f} pp and Holm-adjusted p_below = {p_adjusted:.3g} < {alpha:g}{exact}")
+                       f"d = {d:+.2f} pp and Holm-adjusted p_below = {p_adjusted:.3g} < {alpha:g}")
     if tested and d > tol + eps and p_adjusted < alpha:
         return Verdict(EXCEEDED,
-                       f"d = {d:+.2f} pp and Holm-adjusted p_above = {p_adjusted:.3g} < {alpha:g}{exact}")
+                       f"d = {d:+.2f} pp and Holm-adjusted p_above = {p_adjusted:.3g} < {alpha:g}")
     where = f"d = {d:+.2f} pp is {'within' if within else 'outside'} the tolerance of ±{tol:g} pp"
     label = CONSISTENT if within else INCONCLUSIVE
     if n is None:
         return Verdict(label, f"{where}; the number of runs is not stated, so no test")
     if n < 2:
         return Verdict(label, f"{where}; one run allows no test")
+    if sd == 0:
+        return Verdict(label, f"{where}; every seed gave the same value (SD 0), so there is no seed spread to test "
+                              "with (identical seeds usually mean the seed did not reach the run, or the metric "
+                              "is saturated)")
     if p_adjusted is None or sd is None:
         return Verdict(label, f"{where}; the seed spread is not stated, so no test")
     if within:
@@ -188,7 +197,7 @@ def seeds_for_equivalence(d: float, sd: float, tolerance_pp: float, *, alpha: fl
     TOST rejects when both one-sided tests do, so its power is at least P_near + P_far - 1
     (each from audit.stats.power_one_sided, noncentral t, margins tol - |d| and tol + |d|); n is
     the first whose bound reaches `power`: enough, if anything one or two too many. None when |d| >= tol
-    (no number of seeds shows equivalence at this mean) or sd <= 0 (SE = 0 is decided exactly).
+    (no number of seeds shows equivalence at this mean) or sd <= 0 (no spread to plan with).
     """
     near, far = tolerance_pp - abs(d), tolerance_pp + abs(d)
     if near <= 0 or sd <= 0:

@@ -133,14 +133,16 @@ def test_v3_one_run_and_unknown_run_count_say_so():
     assert v.label == CONSISTENT and "spread is not stated" in v.reason
 
 
-def test_v3_zero_spread_is_judged_as_exact_and_says_so():
+def test_v3_zero_spread_is_untested_and_says_so():
+    """Identical seeds give no p (p = 0 would be the strongest evidence from the weakest): within the
+    tolerance CONSISTENT, outside INCONCLUSIVE, each saying the spread is 0."""
+    assert claim_test(85.0, 0.0, 3, 85.3, 2.0) is None
     v = judge_values([85.0, 85.0, 85.0])
-    assert v.label == REPRODUCED and "SE = 0" in v.reason
+    assert v.label == CONSISTENT and "SD 0" in v.reason
     v = judge_values([80.0, 80.0, 80.0])
-    assert v.label == NOT_REPRODUCED and "SE = 0" in v.reason
-    assert judge_values([90.0, 90.0]).label == EXCEEDED
-    v = judge_values([87.0, 87.0, 87.0], claimed=85.0)  # |d| = tol exactly: p_equiv = 1
-    assert v.label == CONSISTENT and "edge of the tolerance" in v.reason
+    assert v.label == INCONCLUSIVE and "SD 0" in v.reason
+    assert judge_values([90.0, 90.0]).label == INCONCLUSIVE
+    assert judge_values([87.0, 87.0, 87.0], claimed=85.0).label == CONSISTENT  # |d| = tol: within
 
 
 def test_three_seeds_far_apart_no_longer_reproduce():
