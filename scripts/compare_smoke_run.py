@@ -13,7 +13,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from audit.evidence import selected_evaluation
 from audit.records import read_record, run_dir
+from audit.registry import load_registry
 
 
 def main() -> int:
@@ -23,15 +25,19 @@ def main() -> int:
     parser.add_argument("claim")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tolerance-pp", type=float, default=10.0)
+    parser.add_argument("--claims", type=Path, default=Path("claims"))
     args = parser.parse_args()
+    claim = load_registry([args.claims]).claim(args.claim)
     fresh = read_record(run_dir(args.fresh, args.claim, "smoke", args.seed) / "run.json")
     committed = read_record(run_dir(args.committed, args.claim, "smoke", args.seed) / "run.json")
     if fresh.status != "completed":
         print(f"fresh smoke run of {args.claim} failed: {fresh.error}")
         return 1
-    gap = fresh.value - committed.value
-    print(f"{args.claim} smoke seed {args.seed}: fresh {fresh.value:.2f}% vs committed {committed.value:.2f}% "
-          f"({gap:+.2f} pp; identical: {fresh.value == committed.value})")
+    # the claim's checkpoint rule picks each run's result, as the report does
+    new, old = selected_evaluation(fresh, claim).value, selected_evaluation(committed, claim).value
+    gap = new - old
+    print(f"{args.claim} smoke seed {args.seed}: fresh {new:.2f}% vs committed {old:.2f}% "
+          f"({gap:+.2f} pp; identical: {new == old})")
     if abs(gap) > args.tolerance_pp:
         print(f"the fresh run is more than {args.tolerance_pp} pp from the committed one: learning changed")
         return 1
