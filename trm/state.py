@@ -27,7 +27,7 @@ from trm.config import TrainConfig
 from trm.ema import EMA
 from trm.model import RecursiveModel
 from trm.optim import AdamATan2, SignSGDEmbedding, build_optimisers
-from trm.errors import ResumeConfigMismatch, ResumeMismatch, ResumeWorldSizeMismatch
+from trm.errors import ConfigError, ResumeConfigMismatch, ResumeMismatch, ResumeWorldSizeMismatch
 from trm.result import MetricsLog
 from trm.seeding import run_seeds
 
@@ -74,8 +74,8 @@ class TrainState:
     arc: Optional[object]
     """ARC's pass@k scorer (an ArcEvaluator, pooling votes across evaluations); None for other tasks"""
     ctx: distributed.Context
-    config_hash: str
-    """the run's TrainConfig.config_hash(); a checkpoint of another config is refused"""
+    config: TrainConfig
+    """the run's config; a checkpoint made under another config (by meaning) is refused"""
     carry: Optional[Carry] = None
     """the persistent ACT carry (B slots of this rank); None until the first batch"""
     position: Position = field(default_factory=Position)
@@ -101,8 +101,11 @@ class TrainState:
         adam, sign_sgd = build_optimisers(model, cfg.train)
         return cls(model=model, adam=adam, sign_sgd=sign_sgd,
                    ema=EMA(model, cfg.train.ema_rate) if cfg.train.ema else None,
-                   explore=explore, arc=_arc_evaluator(cfg, train_set.root), ctx=ctx,
-                   config_hash=cfg.config_hash())
+                   explore=explore, arc=_arc_evaluator(cfg, train_set.root), ctx=ctx, config=cfg)
+
+    @property
+    def config_hash(self) -> str:
+        return self.config.config_hash()
 
     def eval_model(self) -> torch.nn.Module:
         """What an evaluation scores: a copy holding the EMA weights, or the model itself without EMA."""
@@ -140,6 +143,18 @@ class TrainState:
                  self.position.step, self.position.iteration, self.position.batch_index)
         return True
 
+    def _same_config(self, saved: dict) -> bool:
+        """Whether a checkpoint was made under this run's config, judged by meaning as run records are:
+        its saved config validated again equals ours, so a field added to the trainer since, whose
+        default keeps the old behaviour, does not throw away an unfinished run's progress. A
+        checkpoint that predates the saved config (hash only) must match the hash."""
+        if "config" not in saved:
+            return saved["config_hash"] == self.config_hash
+        try:
+            return TrainConfig.from_dict(saved["config"]) == self.config
+        except (ConfigError, TypeError):
+            return False
+
     def _snapshot(self, metrics_bytes: int, wall_time_s: float) -> dict:
         """The checkpoint dict (format 1); per-rank parts are gathered to rank 0, other ranks get {}."""
         cuda = self.ctx.device.type == "cuda"
@@ -150,7 +165,8 @@ class TrainState:
         if not self.ctx.is_main:
             return {}
         return {
-            "format": 1, "config_hash": self.config_hash, "world_size": self.ctx.world_size,
+            "format": 1, "config_hash": self.config_hash, "config": self.config.to_dict(),
+            "world_size": self.ctx.world_size,
             "position": dict(self.position.__dict__, wall_time_s=wall_time_s),
             "model": self.model.state_dict(),
             "adam": self.adam.state_dict(),
@@ -162,7 +178,7 @@ class TrainState:
         }
 
     def _load(self, saved: dict) -> None:
-        if saved["config_hash"] != self.config_hash:
+        if not self._same_config(saved):
             raise ResumeConfigMismatch(f"checkpoint config {saved['config_hash']} differs from this run's "
                                  f"{self.config_hash}; use a fresh run directory")
         if saved["world_size"] != self.ctx.world_size:

@@ -125,8 +125,9 @@ def test_the_checkpoint_layout_is_the_one_every_earlier_checkpoint_has(tmp_path,
     advance(state, train_set, 1)
     state.save(tmp_path, MetricsLog(tmp_path / "metrics.csv"), wall_time_s=1.0)
     saved = load_checkpoint(tmp_path)
-    assert set(saved) == {"format", "config_hash", "world_size", "position", "model", "adam", "sign_sgd", "ema",
-                          "arc_votes", "metrics_bytes", "ranks"}
+    assert set(saved) == {"format", "config_hash", "config", "world_size", "position", "model", "adam", "sign_sgd",
+                          "ema", "arc_votes", "metrics_bytes", "ranks"}
+    assert saved["config"] == tiny().to_dict()
     assert saved["format"] == 1 and saved["world_size"] == 1 and saved["arc_votes"] is None
     assert set(saved["position"]) == {"step", "iteration", "batch_index", "evaluations", "wall_time_s"}
     (rank,) = saved["ranks"]
@@ -144,6 +145,27 @@ def test_a_checkpoint_of_another_config_or_world_size_is_refused(tmp_path, train
     two.save(tmp_path / "two", log, wall_time_s=0.0)
     with pytest.raises(ResumeMismatch, match="written by 2 processes"):
         TrainState.build(tiny(), train_set, CPU).restore(tmp_path / "two", log)
+
+
+def test_a_checkpoint_is_judged_by_its_configs_meaning(tmp_path, train_set):
+    """A field added to the trainer since the checkpoint (absent from its saved config, default kept)
+    resumes; a changed value is refused; a checkpoint from before configs were saved needs its hash."""
+    log = MetricsLog(tmp_path / "metrics.csv")
+    state = TrainState.build(tiny(), train_set, CPU)
+    advance(state, train_set, 1)
+    state.save(tmp_path / "older", log, wall_time_s=0.0)
+    path = tmp_path / "older"
+    saved = load_checkpoint(path)
+    del saved["config"]["train"]["grad_accum_steps"]  # as a checkpoint written before that field existed
+    saved["config_hash"] = "0" * 16  # whose hash was therefore another
+    state._load(saved)  # resumes: same meaning
+    changed = dict(saved, config={**saved["config"], "train": {**saved["config"]["train"], "lr": 0.5}})
+    with pytest.raises(ResumeMismatch, match="^checkpoint config"):
+        TrainState.build(tiny(), train_set, CPU)._load(changed)
+    hash_only = {k: v for k, v in saved.items() if k != "config"}
+    with pytest.raises(ResumeMismatch, match="^checkpoint config"):
+        TrainState.build(tiny(), train_set, CPU)._load(hash_only)
+    TrainState.build(tiny(), train_set, CPU)._load(dict(hash_only, config_hash=tiny().config_hash()))
 
 
 def test_resume_mismatch_is_still_trm_train_s():
