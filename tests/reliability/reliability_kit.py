@@ -265,8 +265,10 @@ def metrics_rows(runs_dir: Path) -> int:
 
 
 def plan_args(runs_dir: Path, cache: Path, seeds: str = "0,1", claims: Path = KILL_PLAN) -> list[str]:
+    # One thread, not the default chosen from the machine's load: runs compared bit for bit (and
+    # their records' environment.threads) must not depend on how busy the machine was at each run.
     return ["run", str(claims), "--seeds", seeds, "--runs-dir", str(runs_dir), "--data-cache", str(cache),
-            "--device", "cpu"]
+            "--device", "cpu", "--threads", "1"]
 
 
 # ---- comparing runs ---------------------------------------------------------------------------
