@@ -164,7 +164,7 @@ def test_accumulation_must_divide_the_per_process_batch(tmp_path):
 # Risk 1: a slow data build never keeps a rank waiting in a collective
 
 _SLOW_BUILD = '''
-import sys, time
+import os, sys, time
 from pathlib import Path
 import yaml
 import trm.data.prepare as prepare
@@ -179,7 +179,8 @@ prepare.build_dataset = slow_build
 out = Path(sys.argv[2])
 result = train(TrainConfig.from_dict(yaml.safe_load(Path(sys.argv[1]).read_text())), out / "run",
                data_cache=out / "cache", collective_timeout_s=float(sys.argv[4]))
-print("status", result.status, result.steps)
+# one file per rank: two ranks printing to one stdout can interleave their lines
+(out / f"status-{os.environ['RANK']}.txt").write_text(f"{result.status} {result.steps}")
 '''
 
 
@@ -195,7 +196,8 @@ def test_a_build_longer_than_the_collective_timeout_does_not_kill_the_other_rank
     env = dict(os.environ, OMP_NUM_THREADS="1")
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.count("status completed 2") == 2  # both ranks trained to the end
+    statuses = [(tmp_path / f"status-{rank}.txt").read_text() for rank in (0, 1)]
+    assert statuses == ["completed 2", "completed 2"]  # both ranks trained to the end
     assert load_checkpoint(tmp_path / "run" / "checkpoint")["world_size"] == 2
 
 
