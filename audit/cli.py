@@ -372,5 +372,37 @@ def report(runs_dir, claims_paths, out_dir, check, fmt, force):
                + f" and {plots} plots")
 
 
+@cli.command("evaluate")
+@click.argument("checkpoint", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--claim", "claim_id", required=True, help="The claim whose protocol scores the checkpoint.")
+@click.option("--profile", default=None, help="Profile whose config gives the test data and evaluation settings "
+              "(default: paper).")
+@click.option("--seed", type=click.IntRange(min=0, max=INT64_LIMIT), default=None,
+              help="Which of the profile's seeds' configs (default: its first declared seed).")
+@click.option("--claims", "claims_paths", multiple=True, default=("claims",), show_default=True,
+              type=click.Path(path_type=str), help="Claims files or directories.")
+@click.option("--runs-dir", default="runs", type=click.Path(file_okay=False, path_type=str), show_default=True)
+@click.option("--data-cache", default="data-cache", type=click.Path(path_type=str), show_default=True,
+              help="Where built datasets are cached.")
+@click.option("--device", default="cpu", type=click.Choice(["cpu", "cuda"]), show_default=True)
+@translate_errors
+def evaluate(checkpoint, claim_id, profile, seed, claims_paths, runs_dir, data_cache, device):
+    """Score CHECKPOINT (ours or official key names) with a claim's protocol; record it as its own source."""
+    from audit.evaluate_checkpoint import evaluate_checkpoint
+    from audit.evidence import selected_evaluation
+    from audit.registry import load_registry
+
+    registry = load_registry(claims_paths)
+    record = evaluate_checkpoint(registry, claim_id, checkpoint, runs_dir=runs_dir, data_cache=data_cache,
+                                 profile=profile, seed=seed, device=device)
+    chosen = selected_evaluation(record, registry.claim(claim_id))
+    ckpt = record.checkpoint
+    step = "step unknown" if ckpt["step"] is None else f"step {ckpt['step']}"
+    counts = f" ({chosen.correct:g}/{chosen.total:g})" if chosen.correct is not None and chosen.total else ""
+    click.echo(f"{record.claim_id} / {record.profile} / seed {record.seed}: {ckpt['layout']} checkpoint, "
+               f"{ckpt['weights']} weights, {step}, sha256 {ckpt['sha256'][:16]}")
+    click.echo(f"  {record.metric} {chosen.value:.2f}%{counts}; recorded in {record.path}")
+
+
 def main():
     cli(prog_name="trm-audit")

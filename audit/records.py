@@ -20,6 +20,8 @@ from trm.host import current_umask
 FORMAT_VERSION = 1
 RECORD_NAME = "run.json"
 EXTERNAL_DIR = "external"
+LAYOUTS = ("ours", "official")  # an evaluated checkpoint's key names: trm.state's or the official code's
+WEIGHTS = ("ema", "raw")
 STATUSES = ("completed", "failed")
 # How trm.train states that it stopped a run on a non-finite loss ("non-finite loss nan at step 12").
 DIVERGED_ERROR = re.compile(r"^non-finite loss \S+ at step (\d+)$")
@@ -28,6 +30,12 @@ DIVERGED_ERROR = re.compile(r"^non-finite loss \S+ at step (\d+)$")
 def run_dir(runs_dir: Path, claim_id: str, profile: str, seed: int) -> Path:
     """Where one run lives. Claim ids are validated by the registry (no '..', no absolute parts)."""
     return Path(runs_dir) / claim_id / profile / f"seed-{seed}"
+
+
+def evaluation_dir(runs_dir: Path, claim_id: str, profile: str, seed: int, sha256: str) -> Path:
+    """Where the record of an evaluated checkpoint lives: beside the profile's trained runs, named by
+    the checkpoint's digest and the seed whose config scored it, so it is never mistaken for one."""
+    return Path(runs_dir) / claim_id / profile / f"checkpoint-{sha256[:16]}-seed-{seed}"
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,33 @@ class RunRecord:
     path: Path
     raw_final: Optional[Evaluation] = None  # the raw weights beside the EMA copy (train.eval_raw_weights)
     raw_best: Optional[Evaluation] = None
+    checkpoint: Optional[dict] = None
+    """for an evaluated checkpoint (`trm-audit evaluate`), which one: {path (as given), sha256, layout
+    ('ours' | 'official'), step (or null when unknown), weights ('ema' | 'raw')}; None for a trained run"""
+
+    @property
+    def evaluated(self) -> bool:
+        """Whether this record scores given weights (the weights reproduce) rather than a training run."""
+        return self.checkpoint is not None
+
+    @property
+    def commit(self) -> Optional[str]:
+        """The code's git commit when the record was made; None when not recorded (older records, no git)."""
+        commit = self.code.get("commit")
+        return commit if isinstance(commit, str) and commit else None
+
+    @property
+    def dirty(self) -> Optional[bool]:
+        """Whether that checkout had uncommitted changes to tracked files; None when not recorded."""
+        dirty = self.code.get("dirty")
+        return dirty if isinstance(dirty, bool) else None
+
+    @property
+    def location(self) -> Path:
+        """The directory this record belongs in, relative to its runs directory."""
+        if self.checkpoint is None:
+            return run_dir(Path(), self.claim_id, self.profile, self.seed)
+        return evaluation_dir(Path(), self.claim_id, self.profile, self.seed, self.checkpoint["sha256"])
 
     @property
     def diverged_at(self) -> Optional[int]:
@@ -127,6 +162,7 @@ def parse_record(data: Any, path: Path) -> RunRecord:
         if ev is not None:
             _check_agreement(name, ev, str(data["metric"]))
     _check_absent((data.get("data") or {}).get("arc_absent"))
+    checkpoint = _checkpoint(data.get("checkpoint"))
     selected = data.get("selected", "final")
     if selected not in ("final", "best"):
         raise RecordError(f"selected: expected 'final' or 'best', got {selected!r}")
@@ -138,7 +174,7 @@ def parse_record(data: Any, path: Path) -> RunRecord:
         environment=dict(data.get("environment") or {}), code=dict(data.get("code") or {}),
         data=dict(data.get("data") or {}), started=data.get("started"), ended=data.get("ended"),
         wall_time_s=data.get("wall_time_s"), device_hours=data.get("device_hours"),
-        steps=data.get("steps"), path=path, raw_final=raw_final, raw_best=raw_best,
+        steps=data.get("steps"), path=path, raw_final=raw_final, raw_best=raw_best, checkpoint=checkpoint,
     )
 
 
@@ -183,6 +219,26 @@ def _evaluation(data: dict, name: str) -> Optional[Evaluation]:
         raise RecordError(f"{name}.metrics: expected an object of numbers, got {_clip(metrics)}")
     return Evaluation(step=ev["step"], value=float(ev["value"]), correct=ev.get("correct"), total=ev.get("total"),
                       metrics=dict(metrics or {}))
+
+
+def _checkpoint(value: Any) -> Optional[dict]:
+    """data.checkpoint, when present: path a string, sha256 64 hex digits, layout and weights known, step
+    a non-negative integer or null."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise RecordError(f"checkpoint: expected an object or null, got {_clip(value)}")
+    if not isinstance(value.get("path"), str):
+        raise RecordError(f"checkpoint.path: expected a string, got {_clip(value.get('path'))}")
+    if not (isinstance(value.get("sha256"), str) and re.fullmatch(r"[0-9a-f]{64}", value["sha256"])):
+        raise RecordError(f"checkpoint.sha256: expected 64 hex digits, got {_clip(value.get('sha256'))}")
+    for key, allowed in (("layout", LAYOUTS), ("weights", WEIGHTS)):
+        if value.get(key) not in allowed:
+            raise RecordError(f"checkpoint.{key}: expected one of {', '.join(allowed)}, got {_clip(value.get(key))}")
+    step = value.get("step")
+    if step is not None and not (_is_int(step) and step >= 0):
+        raise RecordError(f"checkpoint.step: expected a non-negative integer or null, got {_clip(step)}")
+    return dict(value)
 
 
 def _check_absent(absent: Any) -> None:
@@ -250,9 +306,10 @@ def read_records(runs_dir: Path) -> tuple[list[RunRecord], list[str]]:
         except RecordError as err:
             problems.append(str(err))
             continue
-        expected = run_dir(runs_dir, record.claim_id, record.profile, record.seed) / RECORD_NAME
+        expected = runs_dir / record.location / RECORD_NAME
         if path != expected:
-            problems.append(f"{path}: record says {record.claim_id} / {record.profile} / seed {record.seed}, "
+            what = f"checkpoint {record.checkpoint['sha256'][:16]}, " if record.evaluated else ""
+            problems.append(f"{path}: record says {record.claim_id} / {record.profile} / {what}seed {record.seed}, "
                             f"which belongs in {expected}")
             continue
         records.append(record)

@@ -1,8 +1,10 @@
 """Sources of an audit: what is known about each (claim, source) before any verdict.
 
-A source is one of our profiles (`smoke`, `paper`, ...) with its run records, or one external
-result (`alphaxiv-2025`, `alphaxiv-2025 (50k epochs)`) with per-seed values or a published
-summary. `collect_sources` turns records and result sets into `SourceData`: only the runs that
+A source is one of our profiles (`smoke`, `paper`, ...) with its trained run records, the
+checkpoints evaluated under a profile's protocol (`paper (evaluated checkpoint)`, kind
+"checkpoint": whether given weights reproduce the claim, a different question from whether
+training does, so never pooled with the profile's trained runs), or one external result
+(`alphaxiv-2025`, `alphaxiv-2025 (50k epochs)`) with per-seed values or a published summary. `collect_sources` turns records and result sets into `SourceData`: only the runs that
 count (audit.evidence.standing) become values; failed and stale runs are kept aside as
 `Excluded` with the reason, never averaged in. A run that diverged stays visible either way
 (`diverged_at` on its RunValue or Excluded; `divergence_note` says it in words), and a profile
@@ -19,6 +21,9 @@ from typing import Iterable, Optional, Sequence
 
 from audit import stats
 from audit.evidence import standing
+
+KINDS = ("profile", "checkpoint", "external")
+CHECKPOINT_SUFFIX = " (evaluated checkpoint)"
 
 # Run counts under which a "±" of unknown meaning is read as an SD or a CI when the source does not
 # say how many runs it had: they bracket what reproductions usually run; each is labelled assumed.
@@ -65,7 +70,7 @@ class SourceData:
 
     claim_id: str
     source: str
-    kind: str  # "profile" or "external"
+    kind: str  # one of KINDS
     comparable: bool
     runs: tuple[RunValue, ...] = ()
     excluded: tuple[Excluded, ...] = ()
@@ -92,19 +97,22 @@ def collect_sources(registry, records: Iterable, externals: Iterable) -> tuple[l
     """
     claims = {claim.id: claim for claim in registry.claims}
     problems: list[str] = []
-    by_key: dict[tuple[str, str], list] = {}
+    by_key: dict[tuple[str, str, str], list] = {}  # (claim, profile, kind) -> records
     for record in records:
         if record.claim_id not in claims:
             problems.append(f"{record.path}: claim {record.claim_id!r} is not in the registry; ignored")
             continue
-        by_key.setdefault((record.claim_id, record.profile), []).append(record)
+        kind = "checkpoint" if record.evaluated else "profile"
+        by_key.setdefault((record.claim_id, record.profile, kind), []).append(record)
     sources: list[SourceData] = []
     for claim in registry.claims:
-        trained_by = claim.runs_of or claim.id  # a runs_of claim is scored from the named claim's records
-        names = list(claim.profiles) + sorted({p for c, p in by_key if c == trained_by} - set(claim.profiles))
-        for name in names:
-            if (trained_by, name) in by_key:
-                sources.append(_profile_source(claim, name, by_key[(trained_by, name)]))
+        # A runs_of claim is scored from the named claim's trained runs; a checkpoint is evaluated
+        # under the claim it was asked for, with that claim's own protocol.
+        for kind, owner in (("profile", claim.runs_of or claim.id), ("checkpoint", claim.id)):
+            recorded = {p for c, p, k in by_key if c == owner and k == kind}
+            for name in list(claim.profiles) + sorted(recorded - set(claim.profiles)):
+                if (owner, name, kind) in by_key:
+                    sources.append(_profile_source(claim, name, by_key[(owner, name, kind)], kind))
         for result_set in sorted(externals, key=lambda s: s.id):
             for result in result_set.results:
                 if result.claim == claim.id:
@@ -112,7 +120,14 @@ def collect_sources(registry, records: Iterable, externals: Iterable) -> tuple[l
     return sources, problems
 
 
-def _profile_source(claim, name: str, records: Sequence) -> SourceData:
+def source_name(profile: str, kind: str) -> str:
+    """A source's name in the report: the profile's for trained runs, marked for evaluated checkpoints."""
+    return profile + CHECKPOINT_SUFFIX if kind == "checkpoint" else profile
+
+
+def _profile_source(claim, name: str, records: Sequence, kind: str = "profile") -> SourceData:
+    """A profile's trained runs (kind 'profile') or the checkpoints evaluated under it ('checkpoint'),
+    each record judged by audit.evidence.standing."""
     profile = claim.profiles.get(name)
     runs, excluded, gaps = [], [], []
     for record in sorted(records, key=lambda r: r.seed):
@@ -127,7 +142,8 @@ def _profile_source(claim, name: str, records: Sequence) -> SourceData:
     comparable = bool(profile.comparable) and not not_comparable if profile is not None else False
     deviations = tuple(profile.deviations) if profile is not None else ()
     deviations += tuple(reason for reason in not_comparable if reason not in deviations)
-    return SourceData(claim.id, name, "profile", comparable, tuple(runs), tuple(excluded), None, deviations,
+    return SourceData(claim.id, source_name(name, kind), kind, comparable, tuple(runs), tuple(excluded), None,
+                      deviations,
                       not_comparable=not_comparable,
                       declared_seeds=tuple(profile.seeds) if profile is not None else None,
                       data_seed=profile.data_seed if profile is not None else None)
