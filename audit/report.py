@@ -9,8 +9,9 @@
 
 Nothing here computes a statistic: means, SDs, intervals, p-values, verdicts and which runs are
 stale all come from the summary. This module adds the bookkeeping the summary does not hold (each
-run's cost, each profile's config diff against the claim's `paper` profile, the external sets'
-provenance) and keeps every iteration in a fixed order, so that the same inputs give
+run's cost and code commit, which comparable evidence came from a tree with uncommitted changes, the
+evaluated checkpoints, each profile's config diff against the claim's `paper` profile, the external
+sets' provenance) and keeps every iteration in a fixed order, so that the same inputs give
 byte-identical report.md and summary.json. `check_report` regenerates into a temporary directory
 and names the input whose checksum changed (audit.report_inputs), else the first difference from
 the committed report.
@@ -28,6 +29,7 @@ from audit.evidence import checkpoint_rule
 from audit.figures import PLOTS_DIR, ordered_claims, run_status
 from audit.records import EXTERNAL_DIR, read_records, write_bytes_atomic
 from audit.report_inputs import changed_input, input_checksums
+from audit.run_provenance import checkpoint_row, code_label, dirty_warnings, record_source
 from audit.summary import ComparisonResult, SourceResult, Summary
 
 PAPER_PROFILE = "paper"
@@ -112,13 +114,14 @@ def build_context(inputs: Inputs, summary: Summary, figures: Mapping) -> dict:
         "untested": [c for c in registry.comparisons if c.id not in {k.id for k in summary.comparisons}],
         "figures": figures,
         "runs": [run_row(record, status, wilson, claims.get(record.claim_id)) for record in inputs.records],
+        "checkpoints": [checkpoint_row(record) for record in inputs.records if record.evaluated],
         "cost": cost_rows(registry, inputs.records),
         "deviations": deviation_rows(registry, summary),
         "externals": external_rows(inputs.externals, summary),
         "registry_notes": registry_notes(registry),
         "settings": summary.settings,
         "problems": list(summary.problems),
-        "warnings": fraction_warnings(registry, inputs.externals),
+        "warnings": fraction_warnings(registry, inputs.externals) + dirty_warnings(registry, inputs.records, summary),
         "holm_family": holm_family(summary),
         "comparison_family": [f"{k.id} ({k.source})" for k in summary.comparisons if k.p_adjusted is not None],
         "counts": {"claims": len(registry.claims), "comparisons": len(registry.comparisons),
@@ -167,9 +170,9 @@ def run_row(record, status: Mapping, wilson: Mapping, claim=None) -> dict:
     `selected` is the claim's current checkpoint rule (what the summary applies), else the record's.
     """
     env = record.environment or {}
-    key = (record.claim_id, record.profile, record.seed)
+    key = (record.claim_id, record_source(record), record.seed)
     return {
-        "claim": record.claim_id, "profile": record.profile, "seed": record.seed,
+        "claim": record.claim_id, "profile": record_source(record), "seed": record.seed, "code": code_label(record),
         "status": status.get(key, record.status), "final": record.final, "best": record.best,
         "selected": checkpoint_rule(claim) if claim is not None else record.selected,
         "wilson95": wilson.get(key), "steps": record.steps,
@@ -182,11 +185,12 @@ def run_row(record, status: Mapping, wilson: Mapping, claim=None) -> dict:
 def cost_rows(registry, records: Sequence) -> list[dict]:
     """Per claim and profile: the stated hardware and time, and the runs' devices, wall time and device-hours.
 
-    Sums run over every record (completed, failed or stale): all of them cost the time.
+    Sums run over every record (completed, failed or stale): all of them cost the time. Evaluated
+    checkpoints are a row of their own (they cost an evaluation, not a training run).
     """
     groups: dict[tuple[str, str], list] = {}
     for record in records:
-        groups.setdefault((record.claim_id, record.profile), []).append(record)
+        groups.setdefault((record.claim_id, record_source(record)), []).append(record)
     rows = []
     for claim in sorted(registry.claims, key=lambda c: c.id):
         for name in sorted(set(claim.profiles) | {p for c, p in groups if c == claim.id}):
@@ -277,7 +281,8 @@ def build_report(inputs: Inputs, *, html: bool = False) -> dict[str, bytes]:
 
     summary = dataclasses.replace(build_summary(inputs.registry, inputs.records, inputs.externals, inputs.problems),
                                   inputs=dict(inputs.checksums))
-    figures, index = draw_figures(inputs.registry, inputs.records, summary)
+    trained = [record for record in inputs.records if not record.evaluated]  # an evaluation has no curve
+    figures, index = draw_figures(inputs.registry, trained, summary)
     markdown = render_markdown(build_context(inputs, summary, index))
     files = {REPORT_MD: markdown.encode("utf-8"), SUMMARY_JSON: summary.to_json().encode("utf-8"), **figures}
     if html:

@@ -129,6 +129,7 @@ def _profile_source(claim, name: str, records: Sequence, kind: str = "profile") 
     """A profile's trained runs (kind 'profile') or the checkpoints evaluated under it ('checkpoint'),
     each record judged by audit.evidence.standing."""
     profile = claim.profiles.get(name)
+    trained = kind == "profile"
     runs, excluded, gaps = [], [], []
     for record in sorted(records, key=lambda r: r.seed):
         found = standing(record, claim)
@@ -145,8 +146,9 @@ def _profile_source(claim, name: str, records: Sequence, kind: str = "profile") 
     return SourceData(claim.id, source_name(name, kind), kind, comparable, tuple(runs), tuple(excluded), None,
                       deviations,
                       not_comparable=not_comparable,
-                      declared_seeds=tuple(profile.seeds) if profile is not None else None,
-                      data_seed=profile.data_seed if profile is not None else None)
+                      # The profile's seeds are what `run` trains; evaluated checkpoints declare none.
+                      declared_seeds=tuple(profile.seeds) if profile is not None and trained else None,
+                      data_seed=profile.data_seed if profile is not None and trained else None)
 
 
 def _gap_reasons(gaps: list[Optional[str]]) -> tuple[str, ...]:

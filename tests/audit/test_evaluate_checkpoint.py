@@ -89,6 +89,7 @@ def test_official_layout_checkpoint_gives_the_metrics_training_logged(trained):
     out = evaluate(tmp, official)
     assert out.exit_code == 0, out.output
     record = evaluated_record(tmp, "official")
+    assert 0 < logged["accuracy"] < 1 and logged["lm_loss"] > 0  # real numbers to compare, not zeros
     assert record.final.metrics == logged  # every metric, exactly
     assert record.final.value == 100.0 * logged["exact_accuracy"]
     assert record.checkpoint["step"] == step and record.steps == step
@@ -119,6 +120,7 @@ def test_evaluated_checkpoints_are_their_own_source_never_pooled_with_training(t
     assert by_source[PROFILE]["kind"] == "profile" and by_source[PROFILE]["n"] == 1
     evaluated = by_source[f"{PROFILE} (evaluated checkpoint)"]
     assert evaluated["kind"] == "checkpoint" and evaluated["values"] == [100.0 * logged["exact_accuracy"]] * evaluated["n"]
+    assert evaluated["declared_seeds"] is None  # not in the seeds table: `run` trains no seed of it
     report = (tmp / "reports" / "report.md").read_text()
     assert "the weights reproduce" in report and "checkpoint " in report
 
@@ -139,3 +141,45 @@ def test_a_file_that_is_not_a_checkpoint_is_bad_input(tmp_path):
     assert f"{junk}: not a readable checkpoint" in out.output
     out = invoke("evaluate", junk, "--claim", CLAIM, "--profile", "nope", "--claims", FIXTURE)
     assert out.exit_code == 2 and "has no profile 'nope'" in out.output
+
+
+# ---- the code behind each run (report: commit, dirty tree, warnings) ----
+
+def provenance_record(registry, profile, seed, code):
+    from dataclasses import replace
+
+    from summary_inputs import record
+
+    return replace(record(registry, CLAIM, profile, seed, value=90.0), code=code)
+
+
+def test_the_report_names_each_runs_commit_and_says_when_it_is_not_recorded():
+    from audit.run_provenance import code_label
+    from summary_inputs import two_claims_registry
+
+    registry = two_claims_registry()
+    assert code_label(provenance_record(registry, PROFILE, 0, {"commit": "a" * 40, "dirty": False})) == \
+        "aaaaaaaaaaaa (clean)"
+    assert code_label(provenance_record(registry, PROFILE, 0, {"commit": "b" * 40, "dirty": True})) == \
+        "bbbbbbbbbbbb (dirty tree)"
+    assert code_label(provenance_record(registry, PROFILE, 0, {})) == "commit not recorded"  # an older record
+    assert code_label(provenance_record(registry, PROFILE, 0, {"commit": None, "dirty": None})) == \
+        "commit not recorded"  # git was absent when it ran
+
+
+def test_comparable_evidence_from_a_dirty_tree_is_warned_about_proxies_are_not():
+    from audit.aggregate import build_summary
+    from audit.run_provenance import dirty_warnings
+    from summary_inputs import two_claims_registry
+
+    registry = two_claims_registry()
+    records = [provenance_record(registry, PROFILE, 0, {"commit": "c" * 40, "dirty": True}),
+               provenance_record(registry, PROFILE, 1, {"commit": "c" * 40, "dirty": False}),
+               provenance_record(registry, "smoke", 0, {"commit": "c" * 40, "dirty": True})]
+    summary = build_summary(registry, records, [])
+    assert dirty_warnings(registry, records, summary) == [
+        "toy/alpha / paper: 1 of 2 counted run(s) (seed 0) came from a working tree with uncommitted changes "
+        "(on cccccccccccc): the code behind this comparable result is no commit; rerun from a clean checkout "
+        "to make it checkable"]
+    clean = [provenance_record(registry, PROFILE, 0, {"commit": "c" * 40, "dirty": False})]
+    assert dirty_warnings(registry, clean, build_summary(registry, clean, [])) == []
