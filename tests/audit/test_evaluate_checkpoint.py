@@ -183,3 +183,20 @@ def test_comparable_evidence_from_a_dirty_tree_is_warned_about_proxies_are_not()
         "to make it checkable"]
     clean = [provenance_record(registry, PROFILE, 0, {"commit": "c" * 40, "dirty": False})]
     assert dirty_warnings(registry, clean, build_summary(registry, clean, [])) == []
+
+
+def test_a_checkpoint_field_is_checked_like_every_other_field():
+    from audit.records import RecordError, parse_record
+    from summary_inputs import record, two_claims_registry
+
+    base = record(two_claims_registry(), CLAIM, PROFILE, 0, value=50.0)
+    data = {"format_version": 1, "claim_id": CLAIM, "profile": PROFILE, "seed": 0, "status": "completed",
+            "config": base.config, "config_hash": base.config_hash, "metric": base.metric,
+            "final": {"step": 3, "value": 50.0, "correct": 1, "total": 2, "metrics": {}}}
+    good = {"path": "w.pt", "sha256": "0" * 64, "layout": "official", "step": None, "weights": "ema"}
+    assert parse_record(dict(data, checkpoint=good), Path("run.json")).location == \
+        Path(CLAIM) / PROFILE / f"checkpoint-{'0' * 16}-seed-0"
+    assert not parse_record(data, Path("run.json")).evaluated  # a record without the field: a trained run
+    for field, bad in (("layout", "theirs"), ("sha256", "abc"), ("step", -1), ("weights", None), ("path", 3)):
+        with pytest.raises(RecordError, match=f"checkpoint.{field}"):
+            parse_record(dict(data, checkpoint=dict(good, **{field: bad})), Path("run.json"))
