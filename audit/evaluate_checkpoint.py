@@ -151,6 +151,7 @@ def evaluate_checkpoint(registry, claim_id: str, checkpoint: Path | str, *, runs
     path = Path(checkpoint)
     if not path.is_file():
         raise InputError(f"{path}: no such checkpoint file")
+    sha = file_sha256(path)  # before reading: the digest names the bytes that were scored
     loaded = read_checkpoint(path, claim.protocol.weights)
     _check_architecture(loaded, cfg, path, claim_id, profile)
     started, clock = _now(), time.monotonic()
@@ -159,13 +160,12 @@ def evaluate_checkpoint(registry, claim_id: str, checkpoint: Path | str, *, runs
     final = _evaluation(evaluation, claim.metric)
     if final is None:
         raise InputError(f"{claim_id}: the evaluation gave no {claim.metric!r} (task {cfg.data.task})")
-    sha = file_sha256(path)
     record = {
         "format_version": FORMAT_VERSION, "claim_id": claim.id, "profile": profile, "seed": seed,
         "status": "completed", "error": None, "config": cfg.to_dict(), "config_hash": cfg.config_hash(),
         "metric": claim.metric, "code": code_version(),
         "data": {**data, "data_seed": chosen.data_seed},
-        "environment": {"device": device, "world_size": 1},
+        "environment": _environment(device),
         "started": started, "ended": _now(), "wall_time_s": wall, "device_hours": wall / 3600.0,
         "steps": loaded.step, "total_steps": None, "evaluations": [evaluation],
         # One evaluation: it is both the final and the best one, whichever the checkpoint rule selects.
@@ -196,6 +196,16 @@ def _check_architecture(loaded: LoadedCheckpoint, cfg, path: Path, claim_id: str
         differ = sorted(k for k in cfg.model.__dataclass_fields__ if getattr(theirs, k) != getattr(cfg.model, k))
         raise InputError(f"{path}: trained with another model than {claim_id} / {profile} "
                          f"(differs in {', '.join('model.' + k for k in differ)})")
+
+
+def _environment(device: str) -> dict:
+    """What the evaluation ran on, as trm.host describes a trained run's machine (device name, versions)."""
+    import torch
+
+    from trm import host
+
+    name = torch.cuda.get_device_name(torch.device(device)) if device == "cuda" else host.cpu_name()
+    return host.environment(name, 1)
 
 
 def _now() -> str:
