@@ -252,6 +252,29 @@ def import_results(results_file, claims_paths, runs_dir, replace_existing):
         click.echo(f"warning: {warning}", err=True)
 
 
+@cli.command("status")
+@click.argument("claims_paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--claim", "claim_ids", multiple=True, help="Only this claim id (repeatable).")
+@click.option("--profile", "profiles", multiple=True, help="Only this profile (repeatable; default: every profile "
+              "the claims declare or the runs directory holds).")
+@click.option("--runs-dir", default="runs", type=click.Path(file_okay=False, path_type=str), show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per run, instead of the table.")
+@translate_errors
+def status_command(claims_paths, claim_ids, profiles, runs_dir, as_json):
+    """Where each run of CLAIMS_PATHS (default: claims/) stands: done, running, failed, stale, resumable, missing."""
+    import json
+    from pathlib import Path
+
+    from audit.registry import load_registry
+    from audit.status import collect_status, format_status, status_json
+
+    registry = load_registry(claims_paths or ["claims"])
+    if not Path(runs_dir).is_dir():
+        raise InputError(f"--runs-dir: {runs_dir}: no such directory")
+    rows = collect_status(registry, Path(runs_dir), claim_ids=claim_ids, profiles=profiles)
+    click.echo(json.dumps(status_json(rows), indent=2, sort_keys=True) if as_json else format_status(rows))
+
+
 @cli.command("plan-seeds")
 @click.option("--claim", "claim_id", required=True, help="The claim id.")
 @click.option("--gap", type=click.FloatRange(max=100), default=None,
