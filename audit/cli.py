@@ -170,6 +170,7 @@ def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_nod
         _thread_count(threads)  # a bad value is refused before the plan, not after it is printed
 
     from audit.evidence import checkpoint_rule, selected_evaluation
+    from audit.json_documents import outcome_json, planned_json
     from audit.launch import LaunchOptions, check_environment, execute, resolve_device
     from audit.plan import assess, describe_seeds, expand_plan, format_plan
     from audit.registry import load_registry
@@ -182,7 +183,7 @@ def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_nod
     if profile is None:
         profile = "smoke"
         say("profile: smoke (the default: a CPU proxy of each claim, not comparable with the paper; "
-                   "use --profile paper for the paper's setup)")
+            "use --profile paper for the paper's setup)")
     else:
         say(f"profile: {profile}")
     if profile == "paper":
@@ -194,7 +195,7 @@ def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_nod
         say(line)
     planned = [assess(spec) for spec in specs]
     say(format_plan(planned))
-    document = {"profile": profile, "dry_run": dry_run, "plan": [_planned_json(p) for p in planned], "runs": []}
+    document = {"profile": profile, "dry_run": dry_run, "plan": [planned_json(p) for p in planned], "runs": []}
     if dry_run:
         if as_json:
             click.echo(json.dumps(document, indent=2, sort_keys=True))
@@ -211,7 +212,7 @@ def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_nod
     def on_done(spec, record):
         outcomes.append(record)
         chosen = selected_evaluation(record, spec.claim) if record is not None else None
-        document["runs"].append(_outcome_json(spec, record, chosen))
+        document["runs"].append(outcome_json(spec, record, chosen))
         if record is None:
             say(f"  skipped {spec.claim.id} seed {spec.seed} (done, stale or run by another process)")
         elif record.status == "completed":
@@ -227,24 +228,6 @@ def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_nod
         click.echo(json.dumps(document, indent=2, sort_keys=True))
     if failed:  # exit 1 after every run had its turn: a failed run is a check that failed
         sys.exit(1)
-
-
-def _planned_json(planned) -> dict:
-    """One planned run for `run --json`: claim, profile, seed, the plan's state and its note."""
-    spec = planned.spec
-    return {"claim": spec.claim.id, "profile": spec.profile, "seed": spec.seed, "state": planned.state,
-            "note": planned.note, "directory": str(spec.directory)}
-
-
-def _outcome_json(spec, record, chosen) -> dict:
-    """One run's outcome for `run --json`: status 'completed', 'failed' or 'skipped' (nothing was run),
-    the claim's metric and the value its checkpoint rule selects (percent), the step, wall time (s), error."""
-    base = {"claim": spec.claim.id, "profile": spec.profile, "seed": spec.seed, "metric": spec.claim.metric}
-    if record is None:
-        return {**base, "status": "skipped", "value": None, "step": None, "wall_time_s": None, "error": None}
-    return {**base, "status": record.status, "value": chosen.value if chosen is not None else None,
-            "step": chosen.step if chosen is not None else None, "wall_time_s": record.wall_time_s,
-            "error": record.error}
 
 
 @cli.command("import")
@@ -265,6 +248,7 @@ def import_results(results_file, claims_paths, runs_dir, replace_existing, dry_r
     import json
     from pathlib import Path
 
+    from audit.import_modes import import_file, list_imports, remove_import
     from audit.records import EXTERNAL_DIR
     from audit.registry import load_registry
 
@@ -278,75 +262,13 @@ def import_results(results_file, claims_paths, runs_dir, replace_existing, dry_r
     external_dir = Path(runs_dir) / EXTERNAL_DIR
     registry = load_registry(claims_paths)
     if list_sets:
-        document = _list_imports(external_dir, registry, as_json)
+        document = list_imports(external_dir, registry, as_json)
     elif remove_id:
-        document = _remove_import(external_dir, remove_id, dry_run, as_json)
+        document = remove_import(external_dir, remove_id, dry_run, as_json)
     else:
-        document = _import_file(results_file, external_dir, registry, replace_existing, dry_run, as_json)
+        document = import_file(results_file, external_dir, registry, replace_existing, dry_run, as_json)
     if as_json:
         click.echo(json.dumps(document, indent=2, sort_keys=True))
-
-
-def _import_file(results_file, external_dir, registry, replace_existing, dry_run, as_json) -> dict:
-    """Import one file (or, dry_run, say what importing it would do); returns the --json document."""
-    from audit.external import import_external, plan_import, set_summary
-    from audit.report import fraction_warnings
-
-    claim_ids = [claim.id for claim in registry.claims]
-    plan = plan_import(results_file, external_dir, claim_ids=claim_ids, replace_existing=replace_existing)
-    if not dry_run:
-        import_external(results_file, external_dir, claim_ids=claim_ids, replace_existing=replace_existing)
-    result_set = plan.result_set
-    say = functools.partial(click.echo, err=as_json)
-    done = {"new": "imported {}", "replace": "replaced {}", "unchanged": "{}: already imported, identical (nothing written)"}
-    would = {"new": "would import {}", "replace": "would replace {}",
-             "unchanged": "{}: already imported, identical (nothing to write)"}
-    say((would if dry_run else done)[plan.action].format(plan.target)
-        + f" ({result_set.source.title}; comparable: {str(result_set.comparable).lower()})")
-    for result in result_set.results:
-        kind = "per-seed values" if result.values is not None else f"mean ± ({result.pm_kind})"
-        say(f"  {result.claim}: {result_set.source_name(result)}, {kind}")
-    if result_set.comparable and plan.action != "unchanged":
-        say("  its tested results join the report's Holm family: every member's adjusted p changes "
-            "(the report's methods section lists the members)")
-    warnings = fraction_warnings(registry, [result_set])
-    for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)
-    return {"action": plan.action, "dry_run": dry_run, "file": str(plan.target),
-            "written": not dry_run and plan.action != "unchanged", "set": set_summary(result_set),
-            "warnings": list(warnings)}
-
-
-def _list_imports(external_dir, registry, as_json) -> list:
-    """Print (or return, for --json) the imported result sets, a broken one with its problem."""
-    from audit.external import list_imported, set_summary
-
-    listed = list_imported(external_dir, [claim.id for claim in registry.claims])
-    if not as_json:
-        if not listed:
-            click.echo(f"no imported result sets in {external_dir}")
-        for item in listed:
-            if item.result_set is None:
-                click.echo(f"{item.id}  INVALID: {item.problem}")
-                continue
-            claims = sorted({r.claim for r in item.result_set.results})
-            click.echo(f"{item.id}  {item.result_set.source.title} (comparable: "
-                       f"{str(item.result_set.comparable).lower()}; {len(item.result_set.results)} results: "
-                       f"{', '.join(claims)})")
-    return [{"id": item.id, "file": str(item.file), "problem": item.problem,
-             "set": set_summary(item.result_set) if item.result_set is not None else None} for item in listed]
-
-
-def _remove_import(external_dir, set_id, dry_run, as_json) -> dict:
-    """Delete one imported result set (or, dry_run, say which file would go); returns the --json document."""
-    from audit.external import remove_imported, set_summary
-
-    removed = remove_imported(external_dir, set_id, dry_run=dry_run)
-    what = removed.result_set.source.title if removed.result_set is not None else f"invalid: {removed.problem}"
-    click.echo(f"{'would remove' if dry_run else 'removed'} {removed.file} ({what}); the report changes "
-               "at the next trm-audit report", err=as_json)
-    return {"id": set_id, "file": str(removed.file), "removed": not dry_run, "dry_run": dry_run,
-            "set": set_summary(removed.result_set) if removed.result_set is not None else None}
 
 
 @cli.command("status")
@@ -496,28 +418,16 @@ def report(runs_dir, claims_paths, out_dir, check, fmt, force, as_json):
     html = fmt == "html" or (Path(out_dir) / "report.html").is_file()  # never leave a stale report.html behind
     files = generate_report(runs_dir, claims_paths, out_dir, html=html, force=force)
     if as_json:
+        from audit.json_documents import verdicts_json
         from audit.report import SUMMARY_JSON
 
         summary = json.loads((Path(out_dir) / SUMMARY_JSON).read_text(encoding="utf-8"))
-        click.echo(json.dumps({"out_dir": out_dir, "files": sorted(files), **_verdicts_json(summary)},
+        click.echo(json.dumps({"out_dir": out_dir, "files": sorted(files), **verdicts_json(summary)},
                               indent=2, sort_keys=True))
         return
     plots = sum(name.endswith(".png") for name in files)
     click.echo(f"wrote {out_dir}/: " + ", ".join(n for n in sorted(files) if not n.endswith(".png"))
                + f" and {plots} plots")
-
-
-def _verdicts_json(summary: dict) -> dict:
-    """The verdicts of a written summary.json, for `report --json`: each (claim, source) row and each
-    comparison with its verdict, reason and the numbers behind it (the summary holds everything else)."""
-    rows = [{"claim": claim["id"], "source": row["source"], "kind": row["kind"], "comparable": row["comparable"],
-             "n": row["n"], "mean": row["mean"], "claimed": claim["claimed"], "p_adjusted": row["p_adjusted"],
-             "verdict": row["verdict"], "reason": row["reason"]}
-            for claim in summary["claims"] for row in claim["results"]]
-    comparisons = [{"id": c["id"], "a": c["a"], "b": c["b"], "source": c["source"], "diff": c["diff"],
-                    "p_adjusted": c["p_adjusted"], "verdict": c["verdict"], "reason": c["reason"]}
-                   for c in summary["comparisons"]]
-    return {"rows": rows, "comparisons": comparisons}
 
 
 def main():

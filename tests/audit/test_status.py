@@ -79,7 +79,8 @@ def test_stale_gives_the_standing_cause_and_reason(registry, tmp_path):
 
 def test_a_removed_profile_still_shows_its_runs_as_stale(registry, tmp_path):
     run_one(spec_of(registry, tmp_path, "toy/alpha", "paper", 0), lambda s: fake_result())
-    without_paper = FIXTURE.read_text().replace("      paper:\n        comparable: true", "      old:\n        comparable: true", 1)
+    without_paper = FIXTURE.read_text().replace("      paper:\n        comparable: true",
+                                                "      old:\n        comparable: true", 1)
     (tmp_path / "claims.yaml").write_text(without_paper)
     rows = by_key(collect_status(load_registry([tmp_path / "claims.yaml"]), tmp_path, claim_ids=["toy/alpha"]))
     row = rows[("toy/alpha", "paper", 0)]
