@@ -77,7 +77,7 @@ def collect_status(registry: Registry, runs_dir: Path | str, *, claim_ids: Itera
     claim_ids / profiles narrow the rows (empty: all). Raises InputError for an unknown claim id, or
     a profile that no selected claim declares or has runs of.
     """
-    wanted = list(dict.fromkeys(claim_ids))
+    wanted, profiles = list(dict.fromkeys(claim_ids)), tuple(profiles)
     claims = [registry.claim(cid) for cid in wanted] if wanted else list(registry.claims)
     runs_dir = Path(runs_dir)
     rows: list[RunStatus] = []

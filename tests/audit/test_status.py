@@ -54,6 +54,7 @@ def test_done_failed_damaged_running_missing(registry, tmp_path):
     assert "unreadable record" in rows[("toy/alpha", "smoke", 2)].reason
     assert rows[("toy/beta", "smoke", 0)].status == "running"
     assert rows[("toy/alpha", "paper", 0)].status == "missing"
+    assert not (tmp_path / "toy" / "alpha" / "paper").exists()  # status creates nothing (no lock file, no directory)
     assert list(rows) == [("toy/alpha", "paper", 0), ("toy/alpha", "smoke", 0), ("toy/alpha", "smoke", 1),
                           ("toy/alpha", "smoke", 2), ("toy/beta", "smoke", 0)]
     # The probe released nothing it did not own and left the lock takeable: once the runner is gone, it is missing.
@@ -146,3 +147,13 @@ def test_committed_runs(monkeypatch):
     assert [r["evidence"]["value"] for r in rows[:3]] == [rec["final"]["value"] for rec in records[:3]]
     assert {r["cause"] for r in rows[3:]} == {"checkpoint_missing"}
     assert all("/trm-mlp/smoke/" in r["directory"] for r in rows)
+
+
+def test_a_symlinked_run_directory_is_blocked(registry, tmp_path):
+    real = tmp_path / "elsewhere"
+    run_one(spec_of(registry, real, "toy/alpha", "smoke", 0), lambda s: fake_result())
+    link = tmp_path / "runs" / "toy" / "alpha" / "smoke" / "seed-0"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(real / "toy" / "alpha" / "smoke" / "seed-0")
+    row = by_key(collect_status(registry, tmp_path / "runs"))[("toy/alpha", "smoke", 0)]
+    assert row.status == "blocked" and "is a symlink" in row.reason and row.evidence is None
