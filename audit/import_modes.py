@@ -4,6 +4,7 @@ document alone) and returns the document the command prints with --json.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import click
@@ -18,7 +19,8 @@ def import_file(results_file, external_dir, registry, replace_existing, dry_run,
     plan = plan_import(results_file, external_dir, claim_ids=claim_ids, replace_existing=replace_existing)
     if not dry_run:
         import_external(results_file, external_dir, claim_ids=claim_ids, replace_existing=replace_existing)
-    result_set = plan.result_set
+    # Once imported, the set is the target file (warnings name it); a dry run names the file given.
+    result_set = plan.result_set if dry_run else dataclasses.replace(plan.result_set, file=str(plan.target))
     say = functools.partial(click.echo, err=as_json)
     done = {"new": "imported {}", "replace": "replaced {}",
             "unchanged": "{}: already imported, identical (nothing written)"}
