@@ -28,8 +28,10 @@ from typing import Iterable, Optional
 
 from audit.errors import InputError
 from audit.evidence import scores_raw_beside_ema, standing_at
+from audit.plan import blocked_reason
 from audit.records import RECORD_NAME, RecordError, read_record, run_dir
 from audit.registry import Claim, Registry
+from audit.runner import lock_held
 from audit.seed_lists import format_seeds
 
 STATUSES = ("done", "running", "failed", "stale", "damaged", "resumable", "missing", "blocked")
@@ -83,7 +85,7 @@ def collect_status(registry: Registry, runs_dir: Path | str, *, claim_ids: Itera
     rows: list[RunStatus] = []
     seen_profiles: set[str] = set()
     for claim in claims:
-        for profile, seeds in _runs_of_claim(claim, runs_dir).items():
+        for profile, seeds in _seeds_per_profile(claim, runs_dir).items():
             seen_profiles.add(profile)
             if profiles and profile not in profiles:
                 continue
@@ -97,10 +99,10 @@ def collect_status(registry: Registry, runs_dir: Path | str, *, claim_ids: Itera
     return rows
 
 
-def _runs_of_claim(claim: Claim, runs_dir: Path) -> dict[str, set[int]]:
+def _seeds_per_profile(claim: Claim, runs_dir: Path) -> dict[str, set[int]]:
     """profile -> seeds to show: the declared ones, plus the seed directories found on disk."""
     found: dict[str, set[int]] = {name: set(profile.seeds) for name, profile in claim.profiles.items()}
-    claim_dir = run_dir(runs_dir, claim.runs_of or claim.id, "_", 0).parents[1]  # runs/<claim-id>/
+    claim_dir = Path(runs_dir, claim.runs_of or claim.id)  # run_dir's layout: <claim-id>/<profile>/seed-<k>
     if claim_dir.is_dir():
         for profile_dir in sorted(p for p in claim_dir.iterdir() if p.is_dir() and not p.is_symlink()):
             seeds = {int(m.group(1)) for p in profile_dir.iterdir() if (m := _SEED_DIR.match(p.name))}
@@ -111,9 +113,6 @@ def _runs_of_claim(claim: Claim, runs_dir: Path) -> dict[str, set[int]]:
 
 def run_status(claim: Claim, profile: str, seed: int, runs_dir: Path, *, declared: bool = True) -> RunStatus:
     """The status of one (claim, profile, seed) under `runs_dir` (see the module docstring's order)."""
-    from audit.plan import blocked_reason
-    from audit.runner import lock_held
-
     directory = run_dir(runs_dir, claim.runs_of or claim.id, profile, seed)
     row = dict(claim=claim.id, profile=profile, seed=seed, declared=declared, cause=None, reason="", step=None,
                evidence=None, last_evaluation=None, directory=str(directory))
