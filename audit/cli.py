@@ -153,10 +153,13 @@ def _thread_count(threads: str) -> int:
 @click.option("--threads", default="auto", show_default=True,
               help="CPU threads for in-process training: a number, or 'auto' (the cores the load leaves free).")
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan and each run's outcome as one JSON document "
+              "on stdout; progress lines go to stderr.")
 @translate_errors
 def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_node, parallel, launcher,
-        partition, gpus_per_node, time_min, account, data_cache, rerun_stale, threads, dry_run):
+        partition, gpus_per_node, time_min, account, data_cache, rerun_stale, threads, dry_run, as_json):
     """Train what is missing for CLAIMS_FILES: (claim x profile x seed); completed runs are skipped."""
+    import json
     import os
     from pathlib import Path
 
@@ -167,30 +170,35 @@ def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_nod
         _thread_count(threads)  # a bad value is refused before the plan, not after it is printed
 
     from audit.evidence import checkpoint_rule, selected_evaluation
+    from audit.json_documents import outcome_json, planned_json
     from audit.launch import LaunchOptions, check_environment, execute, resolve_device
     from audit.plan import assess, describe_seeds, expand_plan, format_plan
     from audit.registry import load_registry
     from audit.seed_lists import parse_seed_list
 
+    say = functools.partial(click.echo, err=as_json)  # with --json, stdout holds the JSON document only
     override = None if seeds is None else list(parse_seed_list(seeds, "--seeds"))
     claim_ids = tuple(dict.fromkeys(claim_ids))  # --claim X --claim X plans X once
     registry = load_registry(claims_files)
     if profile is None:
         profile = "smoke"
-        click.echo("profile: smoke (the default: a CPU proxy of each claim, not comparable with the paper; "
-                   "use --profile paper for the paper's setup)")
+        say("profile: smoke (the default: a CPU proxy of each claim, not comparable with the paper; "
+            "use --profile paper for the paper's setup)")
     else:
-        click.echo(f"profile: {profile}")
+        say(f"profile: {profile}")
     if profile == "paper":
-        click.echo("The paper profile trains at the paper's scale. Cost as stated:")
+        say("The paper profile trains at the paper's scale. Cost as stated:")
         for line in _cost_lines(registry, profile):
-            click.echo(line)
+            say(line)
     specs = expand_plan(registry, profile=profile, seeds=override, runs_dir=Path(runs_dir), claim_ids=claim_ids)
     for line in describe_seeds(specs, override):
-        click.echo(line)
+        say(line)
     planned = [assess(spec) for spec in specs]
-    click.echo(format_plan(planned))
+    say(format_plan(planned))
+    document = {"profile": profile, "dry_run": dry_run, "plan": [planned_json(p) for p in planned], "runs": []}
     if dry_run:
+        if as_json:
+            click.echo(json.dumps(document, indent=2, sort_keys=True))
         return
     _set_threads(threads)
     options = LaunchOptions(device=resolve_device(device), nproc_per_node=nproc_per_node, parallel=parallel,
@@ -203,53 +211,87 @@ def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_nod
 
     def on_done(spec, record):
         outcomes.append(record)
+        chosen = selected_evaluation(record, spec.claim) if record is not None else None
+        document["runs"].append(outcome_json(spec, record, chosen))
         if record is None:
-            click.echo(f"  skipped {spec.claim.id} seed {spec.seed} (done, stale or run by another process)")
+            say(f"  skipped {spec.claim.id} seed {spec.seed} (done, stale or run by another process)")
         elif record.status == "completed":
-            chosen = selected_evaluation(record, spec.claim)
-            click.echo(f"  done    {spec.claim.id} seed {spec.seed}: {record.metric} {chosen.value:.2f}% "
-                       f"({checkpoint_rule(spec.claim)}, step {chosen.step}, {record.wall_time_s:.0f} s)")
+            say(f"  done    {spec.claim.id} seed {spec.seed}: {record.metric} {chosen.value:.2f}% "
+                f"({checkpoint_rule(spec.claim)}, step {chosen.step}, {record.wall_time_s:.0f} s)")
         else:
-            click.echo(f"  FAILED  {spec.claim.id} seed {spec.seed}: {record.error}")
+            say(f"  FAILED  {spec.claim.id} seed {spec.seed}: {record.error}")
 
     execute(planned, options, on_done=on_done, progress_factory=_make_progress)
     failed = sum(record is not None and record.status == "failed" for record in outcomes)
-    click.echo(f"{failed} of {len(outcomes)} runs failed")
+    say(f"{failed} of {len(outcomes)} runs failed")
+    if as_json:
+        click.echo(json.dumps(document, indent=2, sort_keys=True))
     if failed:  # exit 1 after every run had its turn: a failed run is a check that failed
         sys.exit(1)
 
 
 @cli.command("import")
-@click.argument("results_file", type=click.Path(path_type=str))
+@click.argument("results_file", required=False, type=click.Path(path_type=str))
 @click.option("--claims", "claims_paths", multiple=True, default=("claims",), show_default=True,
               type=click.Path(path_type=str), help="Claims files or directories the results must refer to.")
 @click.option("--runs-dir", default="runs", type=click.Path(file_okay=False, path_type=str), show_default=True)
 @click.option("--replace", "replace_existing", is_flag=True, help="Overwrite a different file of the same name.")
+@click.option("--dry-run", is_flag=True, help="Validate and say what would be written (or removed); write nothing.")
+@click.option("--list", "list_sets", is_flag=True, help="List the imported result sets (runs/external/*.yaml).")
+@click.option("--remove", "remove_id", metavar="ID", help="Delete the imported result set ID (its file name "
+              "without .yaml, as --list shows it).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document; warnings go to stderr.")
 @translate_errors
-def import_results(results_file, claims_paths, runs_dir, replace_existing):
-    """Validate RESULTS_FILE (results obtained elsewhere, YAML) and copy it into runs/external/."""
+def import_results(results_file, claims_paths, runs_dir, replace_existing, dry_run, list_sets, remove_id, as_json):
+    """Validate RESULTS_FILE (results obtained elsewhere, YAML) and copy it into runs/external/;
+    or --list the imported sets, or --remove one."""
+    import json
     from pathlib import Path
 
-    from audit.external import import_external, load_external
+    from audit.import_modes import import_file, list_imports, remove_import
     from audit.records import EXTERNAL_DIR
     from audit.registry import load_registry
 
-    from audit.report import fraction_warnings
-
+    modes = [name for name, given in (("RESULTS_FILE", results_file), ("--list", list_sets),
+                                      ("--remove", remove_id)) if given]
+    if len(modes) != 1:
+        raise InputError("import: give one of RESULTS_FILE, --list or --remove ID" +
+                         (f" (got {' and '.join(modes)})" if modes else ""))
+    if replace_existing and not results_file:
+        raise InputError("--replace: only with RESULTS_FILE")
+    external_dir = Path(runs_dir) / EXTERNAL_DIR
     registry = load_registry(claims_paths)
-    claim_ids = [claim.id for claim in registry.claims]
-    target = import_external(results_file, Path(runs_dir) / EXTERNAL_DIR, claim_ids=claim_ids,
-                             replace_existing=replace_existing)
-    result_set = load_external(target, claim_ids)
-    click.echo(f"imported {target} ({result_set.source.title}; comparable: {str(result_set.comparable).lower()})")
-    for result in result_set.results:
-        kind = "per-seed values" if result.values is not None else f"mean ± ({result.pm_kind})"
-        click.echo(f"  {result.claim}: {result_set.source_name(result)}, {kind}")
-    if result_set.comparable:
-        click.echo("  its tested results join the report's Holm family: every member's adjusted p changes "
-                   "(the report's methods section lists the members)")
-    for warning in fraction_warnings(registry, [result_set]):
-        click.echo(f"warning: {warning}", err=True)
+    if list_sets:
+        document = list_imports(external_dir, registry, as_json)
+    elif remove_id:
+        document = remove_import(external_dir, remove_id, dry_run, as_json)
+    else:
+        document = import_file(results_file, external_dir, registry, replace_existing, dry_run, as_json)
+    if as_json:
+        click.echo(json.dumps(document, indent=2, sort_keys=True))
+
+
+@cli.command("status")
+@click.argument("claims_paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--claim", "claim_ids", multiple=True, help="Only this claim id (repeatable).")
+@click.option("--profile", "profiles", multiple=True, help="Only this profile (repeatable; default: every profile "
+              "the claims declare or the runs directory holds).")
+@click.option("--runs-dir", default="runs", type=click.Path(file_okay=False, path_type=str), show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per run, instead of the table.")
+@translate_errors
+def status_command(claims_paths, claim_ids, profiles, runs_dir, as_json):
+    """Where each run of CLAIMS_PATHS (default: claims/) stands: done, running, failed, stale, resumable, missing."""
+    import json
+    from pathlib import Path
+
+    from audit.registry import load_registry
+    from audit.status import collect_status, format_status, status_json
+
+    registry = load_registry(claims_paths or ["claims"])
+    if not Path(runs_dir).is_dir():
+        raise InputError(f"--runs-dir: {runs_dir}: no such directory")
+    rows = collect_status(registry, Path(runs_dir), claim_ids=claim_ids, profiles=profiles)
+    click.echo(json.dumps(status_json(rows), indent=2, sort_keys=True) if as_json else format_status(rows))
 
 
 @cli.command("plan-seeds")
@@ -351,22 +393,38 @@ def data_show(directory):
 @click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True,
               help="html also writes report.html (self-contained, images inlined); an existing one is kept current.")
 @click.option("--force", is_flag=True, help="Overwrite an existing report even when --runs-dir holds no records at all.")
+@click.option("--json", "as_json", is_flag=True, help="Print the files written and every verdict of the summary "
+              "as one JSON document (with --check: whether the report is current).")
 @translate_errors
-def report(runs_dir, claims_paths, out_dir, check, fmt, force):
+def report(runs_dir, claims_paths, out_dir, check, fmt, force, as_json):
     """Write report.md, summary.json and plots/*.png from the runs; --check: fail if the committed ones are stale."""
+    import json
+
     from audit.errors import CheckFailed
     from audit.report import check_report, generate_report
 
     if check:
         difference = check_report(runs_dir, claims_paths, out_dir)
+        if as_json:
+            click.echo(json.dumps({"out_dir": out_dir, "up_to_date": not difference, "difference": difference or None},
+                                  indent=2, sort_keys=True))
         if difference:
             raise CheckFailed(f"report is stale: {difference} (run: trm-audit report)")
-        click.echo(f"{out_dir}: up to date (report.md, summary.json and every plot byte-identical)")
+        if not as_json:
+            click.echo(f"{out_dir}: up to date (report.md, summary.json and every plot byte-identical)")
         return
     from pathlib import Path
 
     html = fmt == "html" or (Path(out_dir) / "report.html").is_file()  # never leave a stale report.html behind
     files = generate_report(runs_dir, claims_paths, out_dir, html=html, force=force)
+    if as_json:
+        from audit.json_documents import verdicts_json
+        from audit.report import SUMMARY_JSON
+
+        summary = json.loads((Path(out_dir) / SUMMARY_JSON).read_text(encoding="utf-8"))
+        click.echo(json.dumps({"out_dir": out_dir, "files": sorted(files), **verdicts_json(summary)},
+                              indent=2, sort_keys=True))
+        return
     plots = sum(name.endswith(".png") for name in files)
     click.echo(f"wrote {out_dir}/: " + ", ".join(n for n in sorted(files) if not n.endswith(".png"))
                + f" and {plots} plots")

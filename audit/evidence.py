@@ -165,6 +165,7 @@ def data_gap(record: RunRecord) -> Optional[str]:
 
 def standing_at(path: Path, claim, profile: str, seed: int) -> Optional[Standing]:
     """The standing of the record at `path` for (claim, profile, seed); None when there is no record.
+    A claim with `runs_of` is judged (by its own protocol) on the named claim's record, which carries that id.
 
     An unreadable or inconsistent record, or one that names another run than its place, is `damaged`.
     """
@@ -175,7 +176,7 @@ def standing_at(path: Path, claim, profile: str, seed: int) -> Optional[Standing
         record = read_record(path)
     except RecordError as err:
         return Standing(False, "damaged", f"unreadable record ({err})")
-    if (record.claim_id, record.profile, record.seed) != (claim.id, profile, seed):
+    if (record.claim_id, record.profile, record.seed) != (claim.runs_of or claim.id, profile, seed):
         return Standing(False, "damaged", f"the record there is of {record.claim_id} / {record.profile} / "
                                           f"seed {record.seed}")
     return standing(record, claim)

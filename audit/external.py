@@ -24,7 +24,9 @@ published summary (mean, a ± and what the ± is). Example (the shipped file is 
         seeds: [0, 1]
         counts: [[841, 1000], [832, 1000]]   # optional (correct, total) per value
 
-`trm-audit import` validates a file and copies it here atomically; the aggregator reads them all.
+`trm-audit import` validates a file and copies it here atomically (`plan_import` says what it would
+write, for `--dry-run`); `--list` and `--remove ID` show and delete imported sets (`list_imported`,
+`remove_imported`); the aggregator reads them all.
 Every problem is an InputError naming the file, the result (claim and label) and the field.
 """
 from __future__ import annotations
@@ -198,6 +200,38 @@ def load_externals(directory: Path | str, claim_ids: Optional[Iterable[str]] = N
     return tuple(load_external(p, ids) for p in yaml_files_in(directory, "external results"))
 
 
+@dataclass(frozen=True)
+class ImportPlan:
+    """What importing a result-set file does: `action` 'new' (no file of that name yet), 'unchanged'
+    (the same bytes are there: nothing to write) or 'replace' (a different file of that name, and
+    replacing was asked for); `result_set` is the file validated, `target` where it goes."""
+
+    result_set: ExternalResultSet
+    target: Path
+    action: Literal["new", "unchanged", "replace"]
+
+
+def plan_import(path: Path | str, external_dir: Path | str, *, claim_ids: Optional[Iterable[str]] = None,
+                replace_existing: bool = False) -> ImportPlan:
+    """Validate a result-set file and say what importing it into `external_dir` would do; writes nothing.
+
+    A different file of the same name raises RecordExistsError unless `replace_existing`.
+    """
+    source = Path(path)
+    result_set = load_external(source, claim_ids)
+    target = Path(external_dir) / source.name
+    action = "new"
+    if target.exists():
+        if target.read_bytes() == source.read_bytes():
+            action = "unchanged"
+        elif not replace_existing:
+            raise RecordExistsError(f"{target}: a different result set of this name is already imported "
+                                    "(use --replace to overwrite it)")
+        else:
+            action = "replace"
+    return ImportPlan(result_set, target, action)
+
+
 def import_external(path: Path | str, external_dir: Path | str, *,
                     claim_ids: Optional[Iterable[str]] = None, replace_existing: bool = False) -> Path:
     """Validate a result-set file, then copy it byte for byte into `external_dir` atomically.
@@ -205,17 +239,73 @@ def import_external(path: Path | str, external_dir: Path | str, *,
     Importing an identical file again is a no-op; a different file of the same name raises
     RecordExistsError unless `replace_existing`. Returns the destination path.
     """
-    source = Path(path)
-    load_external(source, claim_ids)
-    raw = source.read_bytes()
-    target = Path(external_dir) / source.name
-    if target.exists() and not replace_existing:
-        if target.read_bytes() == raw:
-            return target
-        raise RecordExistsError(f"{target}: a different result set of this name is already imported "
-                                "(use --replace to overwrite it)")
-    write_bytes_atomic(target, raw)
-    return target
+    plan = plan_import(path, external_dir, claim_ids=claim_ids, replace_existing=replace_existing)
+    if plan.action != "unchanged":
+        write_bytes_atomic(plan.target, Path(path).read_bytes())
+    return plan.target
+
+
+@dataclass(frozen=True)
+class ImportedSet:
+    """One file of runs/external/ as `import --list` shows it: the set, or why it does not load."""
+
+    id: str
+    file: Path
+    result_set: Optional[ExternalResultSet]
+    problem: Optional[str]
+
+
+def list_imported(external_dir: Path | str, claim_ids: Optional[Iterable[str]] = None) -> list[ImportedSet]:
+    """Every `*.yaml` in `external_dir`, sorted by id, each validated on its own: one bad file is listed
+    with its problem (the report would refuse it) instead of hiding the others. None if the directory
+    is absent; an entry that is not a result-set file raises InputError, as the report does."""
+    directory = Path(external_dir)
+    if not directory.is_dir():
+        return []
+    ids = None if claim_ids is None else tuple(claim_ids)
+    listed = []
+    for path in yaml_files_in(directory, "external results"):
+        try:
+            listed.append(ImportedSet(path.name.removesuffix(".yaml"), path, load_external(path, ids), None))
+        except InputError as err:
+            listed.append(ImportedSet(path.name.removesuffix(".yaml"), path, None, str(err)))
+    return listed
+
+
+def imported_file(external_dir: Path | str, set_id: str) -> Path:
+    """The file of the imported result set `set_id` (its name without .yaml) in `external_dir`.
+
+    Raises InputError naming the id and the sets there when there is no such set: an id is never a
+    path, so nothing outside `external_dir` can be named.
+    """
+    directory = Path(external_dir)
+    known = [item.name.removesuffix(".yaml") for item in sorted(directory.glob("*.yaml"))] if directory.is_dir() else []
+    if not SET_ID.match(set_id) or set_id not in known:
+        raise InputError(f"--remove: no imported result set {set_id!r} in {directory} "
+                         f"(known: {', '.join(known) or 'none'})")
+    return directory / f"{set_id}.yaml"
+
+
+def remove_imported(external_dir: Path | str, set_id: str, *, dry_run: bool = False) -> ImportedSet:
+    """Delete the imported result set `set_id` from `external_dir` (unless `dry_run`) and return what it
+    was (its source and results, or its problem when it did not load). Unknown ids raise InputError."""
+    path = imported_file(external_dir, set_id)
+    try:
+        removed = ImportedSet(set_id, path, load_external(path), None)
+    except InputError as err:
+        removed = ImportedSet(set_id, path, None, str(err))
+    if not dry_run:
+        path.unlink()
+    return removed
+
+
+def set_summary(result_set: ExternalResultSet) -> dict:
+    """A result set as plain data (what `import` prints with --json): id, title, comparable and per
+    result its claim, its source name in the report and its form ('values', or 'mean' with its ± kind)."""
+    return {"id": result_set.id, "title": result_set.source.title, "comparable": result_set.comparable,
+            "results": [{"claim": r.claim, "source": result_set.source_name(r),
+                         "form": "values" if r.values is not None else "mean",
+                         "pm_kind": None if r.values is not None else r.pm_kind} for r in result_set.results]}
 
 
 def _parse_result(path: Path, index: int, body: Any) -> ExternalResult:

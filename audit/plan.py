@@ -140,15 +140,21 @@ def assess(spec: RunSpec) -> PlannedRun:
 
 def _blocked(spec: RunSpec) -> Optional[str]:
     """Why the run directory cannot be used (a symlink on its path, or unreadable), or None."""
-    link = symlink_on_run_path(spec.directory, spec.claim.id)
+    return blocked_reason(spec.directory, spec.claim.id)
+
+
+def blocked_reason(directory: Path, claim_id: str) -> Optional[str]:
+    """Why the run directory `directory` of `claim_id` cannot be used (a symlink on its path, or
+    unreadable), or None."""
+    link = symlink_on_run_path(directory, claim_id)
     if link is not None:
         return f"{link} is a symlink: not read as a record; replace it with a real directory or file"
     try:
-        if spec.directory.is_dir():
-            os.scandir(spec.directory).close()
-        (spec.directory / RECORD_NAME).exists()
+        if directory.is_dir():
+            os.scandir(directory).close()
+        (directory / RECORD_NAME).exists()
     except OSError as err:
-        return f"{spec.directory}: cannot be read ({err.strerror or err})"
+        return f"{directory}: cannot be read ({err.strerror or err})"
     return None
 
 

@@ -51,6 +51,23 @@ def run_lock(directory: Path) -> Iterator[None]:
         handle.close()
 
 
+def lock_held(directory: Path) -> bool:
+    """Whether a process holds `directory`'s `run_lock` now (a run in progress), probed without creating
+    anything: no lock file means no run ever took it. The probe holds a shared lock for an instant; a
+    runner starting in that instant skips the run as taken by another process (the next run trains it)."""
+    try:
+        handle = open(Path(directory) / LOCK_NAME, "r")
+    except OSError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
 @functools.lru_cache(maxsize=1)
 def code_version() -> dict:
     """The git commit of this checkout and whether its tree had uncommitted changes."""

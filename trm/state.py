@@ -22,7 +22,7 @@ import torch
 
 from trm import distributed
 from trm.act import Carry
-from trm.checkpoint import load_checkpoint, save_checkpoint
+from trm.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from trm.config import TrainConfig
 from trm.ema import EMA
 from trm.model import RecursiveModel
@@ -200,6 +200,22 @@ class TrainState:
         if mine["carry"] is not None:
             self.carry = Carry(**{k: _to_device(v, self.ctx.device) for k, v in mine["carry"].items()})
         self.position = Position(**saved["position"])
+
+
+def checkpoint_step(directory: Path) -> Optional[int]:
+    """The optimizer step (`Position.step`) a run would resume at from `directory` (its checkpoint/),
+    or None when no checkpoint there can be opened.
+
+    Read-only, for status displays: unlike `restore` it checks no digest and sets no damaged file
+    aside (the resume does both); tensors are memory-mapped, so a 4 GB checkpoint is not read whole.
+    """
+    for _, path in list_checkpoints(directory):
+        try:
+            saved = torch.load(path, map_location="cpu", mmap=True, weights_only=False)
+            return int(saved["position"]["step"])
+        except Exception:  # a torn or foreign file: the next older one may open (as restore falls back)
+            continue
+    return None
 
 
 def _arc_evaluator(cfg: TrainConfig, dataset_root: Path):
