@@ -37,6 +37,10 @@ def check_profile_fits_claim(profile: Profile, claim: Claim, where: str) -> None
     allowed = METRICS_BY_TASK[profile.data.task]
     if claim.metric not in allowed:
         raise ConfigError(f"{where}.data.task", f"task {profile.data.task!r} cannot measure {claim.metric!r}")
+    if profile.comparable and (profile.band is not None or profile.regime is not None):
+        field_name = "band" if profile.band is not None else "regime"
+        raise ConfigError(f"{where}.{field_name}", "a comparable profile is judged against the claimed number; "
+                          "a band or regime belongs to a proxy (comparable: false)")
     if profile.comparable:
         if claim.protocol.weights == "ema" and not profile.train.ema:
             raise ConfigError(f"{where}.train.ema", "the claim's protocol evaluates 'ema' weights, got ema=False")

@@ -65,6 +65,14 @@ def _margin(value: float) -> Optional[str]:
     return "expected a positive number of percentage points" if value <= 0 else _tolerance(value)
 
 
+def _band(value: Optional[tuple]) -> Optional[str]:
+    if value is None:
+        return None
+    if len(value) != 2 or not 0 <= value[0] < value[1] <= 100:
+        return f"expected [low, high] with 0 <= low < high <= 100 (percent), got {list(value)}"
+    return None
+
+
 def _non_empty(value: str) -> Optional[str]:
     return None if value.strip() else "expected a non-empty string"
 
@@ -124,6 +132,12 @@ class Profile:
     time: Optional[str] = spec(None, doc="the run time the authors state")
     estimate: Optional[str] = spec(None, doc="our own cost estimate, where we have one")
     deviations: tuple[str, ...] = spec((), doc="declared deviations from the paper's recipe")
+    band: Optional[tuple[float, ...]] = spec(None, check=_band, doc=(
+        "a proxy's expected range [low, high] of the claim's metric (percent), registered before its verdict "
+        "runs: the proxy is judged against it, never against the claimed number (audit/proxy_checks.py)"))
+    regime: Optional[Literal["overfit"]] = spec(None, doc=(
+        "a proxy that must overfit its few training puzzles (train exact >= 90% while test is far lower); "
+        "the report checks it (audit/proxy_checks.py)"))
     seeds: tuple[int, ...] = spec((0,), check=seed_list_problem, doc=(
         "run seeds `trm-audit run` trains: a list [0, 1, 2] or a string of ranges '0-4', '0,2,5-7'"))
     data_seed: Literal["run", "fixed"] = spec("run", doc=(

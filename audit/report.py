@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
@@ -27,6 +28,8 @@ from typing import Any, Mapping, Optional, Sequence
 from audit.errors import InputError
 from audit.evidence import checkpoint_rule
 from audit.figures import PLOTS_DIR, ordered_claims, run_status
+from audit import proxy_checks as targets
+from audit.proxy_checks import proxy_checks
 from audit.records import EXTERNAL_DIR, read_records, write_bytes_atomic
 from audit.report_inputs import changed_input, input_checksums
 from audit.run_provenance import checkpoint_row, code_label, dirty_warnings, record_source
@@ -123,10 +126,35 @@ def build_context(inputs: Inputs, summary: Summary, figures: Mapping) -> dict:
         "problems": list(summary.problems),
         "warnings": fraction_warnings(registry, inputs.externals) + dirty_warnings(registry, inputs.records, summary),
         "holm_family": holm_family(summary),
+        "proxy_checks": proxy_checks(registry, inputs.records),
+        "proxy_rules": PROXY_RULES,
+        "in_short": in_short(summary),
         "comparison_family": [f"{k.id} ({k.source})" for k in summary.comparisons if k.p_adjusted is not None],
         "counts": {"claims": len(registry.claims), "comparisons": len(registry.comparisons),
                    "records": len(inputs.records), "externals": len(inputs.externals)},
     }
+
+
+# The proxy targets as the report states them (each defined once, in audit/proxy_checks.py).
+PROXY_RULES = {"graded": targets.GRADED, "sd_target": targets.SD_TARGET_PP, "last_evals": targets.LAST_EVALS,
+               "regime_train": targets.REGIME_TRAIN_MIN, "regime_gap": targets.REGIME_GAP_PP}
+
+
+def in_short(summary: Summary) -> dict:
+    """The report's opening: which comparison rows and claim rows are decided, and which are not.
+
+    Decided means a verdict the rule reached from a test (SUPPORTED / CONTRADICTED for a comparison,
+    REPRODUCED / NOT_REPRODUCED for a claim); the rest are listed by verdict with their counts."""
+    decided_comparisons = [k for k in summary.comparisons if k.verdict in ("SUPPORTED", "CONTRADICTED")]
+    open_comparisons = Counter(k.verdict or "no verdict" for k in summary.comparisons if k not in decided_comparisons)
+    rows = [r for c in summary.claims for r in c.results]
+    decided_claims = [(c.id, r) for c in summary.claims for r in c.results
+                      if r.verdict in ("REPRODUCED", "NOT_REPRODUCED")]
+    return {"decided_comparisons": decided_comparisons, "open_comparisons": sorted(open_comparisons.items()),
+            "n_comparisons": len(summary.comparisons), "decided_claims": decided_claims,
+            "open_claims": sorted(Counter(r.verdict or "no verdict" for r in rows
+                                          if r.verdict not in ("REPRODUCED", "NOT_REPRODUCED")).items()),
+            "n_claim_rows": len(rows)}
 
 
 def fraction_warnings(registry, externals: Sequence) -> list[str]:

@@ -23,12 +23,24 @@ import matplotlib.pyplot as plt  # noqa: E402
 PLATEAU_PP = 2.0  # a proxy's budget is where the slowest arm gains less than this over the last quarter
 
 
-def read_curve(metrics_csv: Path, metric: str) -> list[tuple[int, float]]:
-    """(step, percent) of every test evaluation of `metric`, in step order."""
+def read_curve(metrics_csv: Path, metric: str, split: str = "test") -> list[tuple[int, float]]:
+    """(step, percent) of every row of `metric` in `split`, in step order: the test evaluations, the
+    raw weights' ("test_raw", EMA runs that scored them) or every training step's ("train")."""
     with open(metrics_csv, newline="") as handle:
         rows = [(int(r["step"]), 100.0 * float(r["value"])) for r in csv.DictReader(handle)
-                if r["split"] == "test" and r["metric"] == metric]
+                if r["split"] == split and r["metric"] == metric]
     return sorted(rows)
+
+
+def train_exact_before(train: list[tuple[int, float]], steps: list[int]) -> list[float | None]:
+    """Mean training-batch exact accuracy over the steps since the previous evaluation, per evaluation:
+    beside the test curve it shows whether a run fits its training puzzles (the overfit regime)."""
+    means, previous = [], 0
+    for step in steps:
+        values = [v for s, v in train if previous < s <= step]
+        means.append(sum(values) / len(values) if values else None)
+        previous = step
+    return means
 
 
 def last_quarter_gain(curve: list[tuple[int, float]]) -> float | None:
@@ -52,14 +64,20 @@ def main() -> int:
     lines = [f"# Calibration: {args.stage.name}", "",
              "One seed per arm; test metrics at every evaluation (percent). Regenerate with "
              f"`python scripts/calibration_curves.py {args.stage.as_posix()}`.", "",
-             "| arm | evaluations (step: exact / token) | exact gain over the last quarter (pp) | plateaued (< 2 pp) |",
+             "Each evaluation: step: test exact / test token accuracy, then the raw weights' test exact (EMA runs that "
+             "scored them) and the mean training-batch exact accuracy since the previous evaluation (train).", "",
+             "| arm | evaluations (step: exact / token; raw; train) | exact gain over the last quarter (pp) | plateaued (< 2 pp) |",
              "|---|---|---|---|"]
     for arm in arms:
         exact = read_curve(arm / "metrics.csv", "exact_accuracy")
         token = read_curve(arm / "metrics.csv", "accuracy")
         exact_ax.plot(*zip(*exact), marker="o", label=arm.name)
         token_ax.plot(*zip(*token), marker="o", label=arm.name)
-        cells = ", ".join(f"{s}: {e:.1f} / {t:.1f}" for (s, e), (_, t) in zip(exact, token))
+        raw = dict(read_curve(arm / "metrics.csv", "exact_accuracy", "test_raw"))
+        train = train_exact_before(read_curve(arm / "metrics.csv", "exact_accuracy", "train"), [s for s, _ in exact])
+        cells = ", ".join(f"{s}: {e:.1f} / {t:.1f}" + (f"; raw {raw[s]:.1f}" if s in raw else "")
+                          + (f"; train {tr:.1f}" if tr is not None else "")
+                          for (s, e), (_, t), tr in zip(exact, token, train))
         gain = last_quarter_gain(exact)
         plateau = "—" if gain is None else ("yes" if abs(gain) < PLATEAU_PP else "no")
         lines.append(f"| {arm.name} | {cells} | {'—' if gain is None else f'{gain:+.1f}'} | {plateau} |")
