@@ -19,6 +19,7 @@ from typing import Iterable, Optional, Sequence
 
 from audit import stats
 from audit.evidence import standing
+from audit.registry import resolve_profile
 
 # Run counts under which a "±" of unknown meaning is read as an SD or a CI when the source does not
 # say how many runs it had: they bracket what reproductions usually run; each is labelled assumed.
@@ -113,7 +114,7 @@ def collect_sources(registry, records: Iterable, externals: Iterable) -> tuple[l
 
 
 def _profile_source(claim, name: str, records: Sequence) -> SourceData:
-    profile = claim.profiles.get(name)
+    profile = resolve_profile(claim, name)  # a budget cut 'paper@max-steps-N' is its own, non-comparable source
     runs, excluded, gaps = [], [], []
     for record in sorted(records, key=lambda r: r.seed):
         found = standing(record, claim)
