@@ -256,8 +256,11 @@ def plan_cost_lines(planned: list, measurements: list[Measurement], costs_file: 
                         f"{to_train} runs to train (an estimate from {found.describe()})")
         else:
             unestimated += to_train
-            why = f"from {found.describe()}, but the steps are unknown" if found else \
-                f"none measured yet ({profile.estimate or f'no measurement of this step in {costs_file}'})"
+            if found is not None:
+                why = f"none until the data is built (a step: {found.describe()})"
+            else:
+                note = f"; the registry notes: {profile.estimate}" if profile.estimate else ""
+                why = f"none measured yet (no line of {costs_file} has this step{note})"
             estimate = f"our estimate: {why}"
         lines.append(f"  {claim_id}: authors: {stated}; {step_text}; {estimate}")
     if unestimated == to_train_all:
