@@ -197,7 +197,7 @@ def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_nod
     from audit.evidence import checkpoint_rule, selected_evaluation
     from audit.launch import LaunchOptions, check_environment, execute, resolve_device
     from audit.plan import assess, describe_seeds, expand_plan, format_plan
-    from audit.registry import load_registry
+    from audit.registry import budget_cut_name, load_registry
     from audit.seed_lists import parse_seed_list
 
     override = None if seeds is None else list(parse_seed_list(seeds, "--seeds"))
@@ -213,7 +213,7 @@ def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_nod
                         max_steps=max_steps)
     if max_steps is not None:
         click.echo(f"a quick try: at most {max_steps} optimizer steps per run, recorded as profile "
-                   f"{profile}@max-steps-{max_steps} (not comparable, never pooled with {profile})")
+                   f"{budget_cut_name(profile, max_steps)} (not comparable, never pooled with {profile})")
     for line in describe_seeds(specs, override):
         click.echo(line)
     planned = [assess(spec) for spec in specs]
