@@ -82,16 +82,38 @@ def claims(paths, as_json, no_count, show_id, profile_name):
     listing = list_claims(registry, count_params=not no_count)
     click.echo(json.dumps(listing, indent=2, sort_keys=True) if as_json else format_claims_table(listing))
 
-def _cost_lines(registry, profile_name) -> list[str]:
-    """What a profile will cost: the authors' stated hardware and time, and our estimate where we have one."""
-    lines = []
-    for claim in registry.claims:
-        profile = claim.profiles.get(profile_name)
-        if profile is None:
-            continue
-        stated = ", ".join(x for x in (profile.hardware, profile.time) if x) or "not stated"
-        lines.append(f"  {claim.id}: authors: {stated}; our estimate: {profile.estimate or 'none measured yet'}")
-    return lines
+def _cost_lines(planned, costs_file) -> list[str]:
+    """What a plan will cost: the authors' stated hardware and time, steps per run, and our estimate
+    from the measured step costs in `costs_file` (audit.costs), or 'none measured yet'."""
+    from pathlib import Path
+
+    from audit.costs import plan_cost_lines, read_measurements
+
+    return plan_cost_lines(planned, read_measurements(Path(costs_file)), Path(costs_file))
+
+
+def _preflight_problems(planned, device, nproc_per_node, runs_dir, data_cache, say=click.echo) -> list[str]:
+    """Print the pre-flight findings of a plan (audit.preflight) on this machine with `say`; return the problems."""
+    from audit.preflight import preflight_here, problems
+
+    findings = preflight_here(planned, device=device, nproc_per_node=nproc_per_node, runs_dir=runs_dir,
+                              data_cache=data_cache)
+    say("pre-flight:")
+    for finding in findings:
+        say(f"  {finding.level:<7} {finding.check}: {finding.message}")
+    return [f"{finding.check}: {finding.message}" for finding in problems(findings)]
+
+
+def _record_step_cost(spec, record, timer, device, costs_file, say=click.echo) -> None:
+    """Append the seconds per step a --max-steps run measured to the costs file, and say so."""
+    from audit.costs import append_measurement, measurement_of_run
+
+    measured = measurement_of_run(spec, record, timer, device)
+    if measured is None:
+        say(f"  no step cost measured for {spec.claim.id} seed {spec.seed}: fewer than 2 steps ran here")
+        return
+    append_measurement(costs_file, measured)
+    say(f"  step cost: {measured.describe()}; appended to {costs_file}")
 
 
 def _make_progress(spec):
@@ -152,12 +174,18 @@ def _thread_count(threads: str) -> int:
 @click.option("--rerun-stale", is_flag=True, help="Retrain runs whose record no longer matches the profile.")
 @click.option("--threads", default="auto", show_default=True,
               help="CPU threads for in-process training: a number, or 'auto' (the cores the load leaves free).")
-@click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
+@click.option("--max-steps", type=click.IntRange(min=1, max=INT64_LIMIT), default=None,
+              help="A quick try: at most N optimizer steps, recorded as profile 'PROFILE@max-steps-N' (never "
+              "comparable, never pooled with PROFILE); times the steps and appends them to --costs-file.")
+@click.option("--costs-file", default="reports/step-costs.jsonl", show_default=True, type=click.Path(path_type=str),
+              help="Measured seconds per step: read for the plan's cost estimate, appended to by --max-steps.")
+@click.option("--dry-run", is_flag=True, help="Print the plan and its pre-flight checks and stop (exit 1 on a problem).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan and each run's outcome as one JSON document "
               "on stdout; progress lines go to stderr.")
 @translate_errors
 def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_node, parallel, launcher,
-        partition, gpus_per_node, time_min, account, data_cache, rerun_stale, threads, dry_run, as_json):
+        partition, gpus_per_node, time_min, account, data_cache, rerun_stale, threads, max_steps, costs_file,
+        dry_run, as_json):
     """Train what is missing for CLAIMS_FILES: (claim x profile x seed); completed runs are skipped."""
     import json
     import os
@@ -173,7 +201,7 @@ def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_nod
     from audit.json_documents import outcome_json, planned_json
     from audit.launch import LaunchOptions, check_environment, execute, resolve_device
     from audit.plan import assess, describe_seeds, expand_plan, format_plan
-    from audit.registry import load_registry
+    from audit.registry import budget_cut_name, load_registry
     from audit.seed_lists import parse_seed_list
 
     say = functools.partial(click.echo, err=as_json)  # with --json, stdout holds the JSON document only
@@ -186,19 +214,27 @@ def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_nod
             "use --profile paper for the paper's setup)")
     else:
         say(f"profile: {profile}")
-    if profile == "paper":
-        say("The paper profile trains at the paper's scale. Cost as stated:")
-        for line in _cost_lines(registry, profile):
-            say(line)
-    specs = expand_plan(registry, profile=profile, seeds=override, runs_dir=Path(runs_dir), claim_ids=claim_ids)
+    specs = expand_plan(registry, profile=profile, seeds=override, runs_dir=Path(runs_dir), claim_ids=claim_ids,
+                        max_steps=max_steps)
+    if max_steps is not None:
+        say(f"a quick try: at most {max_steps} optimizer steps per run, recorded as profile "
+            f"{budget_cut_name(profile, max_steps)} (not comparable, never pooled with {profile})")
     for line in describe_seeds(specs, override):
         say(line)
     planned = [assess(spec) for spec in specs]
+    if profile == "paper":
+        say("The paper profile trains at the paper's scale. Cost as stated, and our estimate:")
+        for line in _cost_lines(planned, costs_file):
+            say(line)
     say(format_plan(planned))
     document = {"profile": profile, "dry_run": dry_run, "plan": [planned_json(p) for p in planned], "runs": []}
     if dry_run:
+        problems = _preflight_problems(planned, device, nproc_per_node, runs_dir, data_cache, say)
         if as_json:
+            document["preflight_problems"] = problems
             click.echo(json.dumps(document, indent=2, sort_keys=True))
+        if problems:
+            sys.exit(1)  # each problem was printed as its own line
         return
     _set_threads(threads)
     options = LaunchOptions(device=resolve_device(device), nproc_per_node=nproc_per_node, parallel=parallel,
@@ -208,6 +244,20 @@ def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_nod
                             slurm_folder=Path(runs_dir) / ".submitit")
     check_environment(options, planned)
     outcomes = []
+    timers = {}  # spec name -> audit.costs.StepTimer, for --max-steps runs trained in this process
+
+    def progress_factory(spec):
+        bar = _make_progress(spec)
+        if max_steps is None:
+            return bar
+        from audit.costs import StepTimer
+
+        timers[spec.name] = StepTimer(bar)
+        return timers[spec.name]
+
+    if max_steps is not None and (parallel > 1 or nproc_per_node > 1 or launcher != "local"):
+        say("note: seconds per step are measured only for runs trained in this process "
+            "(--parallel 1, --nproc-per-node 1, --launcher local)")
 
     def on_done(spec, record):
         outcomes.append(record)
@@ -220,8 +270,10 @@ def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_nod
                 f"({checkpoint_rule(spec.claim)}, step {chosen.step}, {record.wall_time_s:.0f} s)")
         else:
             say(f"  FAILED  {spec.claim.id} seed {spec.seed}: {record.error}")
+        if record is not None and spec.name in timers:
+            _record_step_cost(spec, record, timers[spec.name], options.device, costs_file, say)
 
-    execute(planned, options, on_done=on_done, progress_factory=_make_progress)
+    execute(planned, options, on_done=on_done, progress_factory=progress_factory)
     failed = sum(record is not None and record.status == "failed" for record in outcomes)
     say(f"{failed} of {len(outcomes)} runs failed")
     if as_json:

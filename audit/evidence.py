@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 from audit.records import RecordError, RunRecord, read_record
+from audit.registry import resolve_profile
 
 Cause = Literal["counts", "damaged", "profile_removed", "metric_changed", "config_changed",
                 "checkpoint_missing", "failed", "diverged"]
@@ -111,7 +112,7 @@ def same_config(record: RunRecord, config: Any) -> bool:
 def standing(record: RunRecord, claim) -> Standing:
     """The standing of a readable, correctly placed record of `claim` (audit.registry.Claim)."""
     chosen = selected_evaluation(record, claim)
-    profile = claim.profiles.get(record.profile)
+    profile = resolve_profile(claim, record.profile)  # a declared profile or a budget cut of one
     if profile is None:
         return Standing(False, "profile_removed", "profile is no longer in the registry", chosen)
     if record.metric != claim.metric:

@@ -10,14 +10,14 @@ report does not read it, so it is neither done nor trained into until the user r
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Optional
 
 from audit.errors import InputError
 from audit.evidence import standing_at
 from audit.records import RECORD_NAME, run_dir, symlink_on_run_path
-from audit.registry import Claim, Profile, Registry
+from audit.registry import Claim, Profile, Registry, budget_cut
 from audit.seed_lists import format_seeds
 from trm.config import TrainConfig
 
@@ -57,11 +57,13 @@ class PlannedRun:
 
 
 def expand_plan(registry: Registry, *, profile: str, runs_dir: Path, seeds: Optional[Iterable[int]] = None,
-                claim_ids: Optional[Iterable[str]] = None) -> list[RunSpec]:
+                claim_ids: Optional[Iterable[str]] = None, max_steps: Optional[int] = None) -> list[RunSpec]:
     """Every (claim, profile, seed) to run, in registry order then seed order.
 
     seeds: the run seeds for every claim; None (the default) means each claim's profile's declared
     `seeds`. Each spec's config is `Profile.config_for(seed)` (its data seed follows `data_seed`).
+    max_steps: a quick try: each claim's profile capped at that many optimizer steps, planned under
+    its own non-comparable profile 'P@max-steps-N' (audit.registry.budget_cut) and run directory.
     """
     seeds = None if seeds is None else list(seeds)
     wanted = list(claim_ids) if claim_ids else None
@@ -74,9 +76,12 @@ def expand_plan(registry: Registry, *, profile: str, runs_dir: Path, seeds: Opti
             known = ", ".join(claim.profiles)
             raise InputError(f"{claim.file}: {claim.id}: profiles: no profile {profile!r} (known: {known})")
         chosen = claim.profiles[profile]
+        if max_steps is not None:  # the spec's claim carries the try's profile, so every lookup by name finds it
+            chosen = budget_cut(chosen, max_steps)
+            claim = replace(claim, profiles={**claim.profiles, chosen.name: chosen})
         for seed in chosen.seeds if seeds is None else seeds:
-            specs.append(RunSpec(claim=claim, profile=profile, seed=seed, config=chosen.config_for(seed),
-                                 directory=run_dir(runs_dir, claim.id, profile, seed)))
+            specs.append(RunSpec(claim=claim, profile=chosen.name, seed=seed, config=chosen.config_for(seed),
+                                 directory=run_dir(runs_dir, claim.id, chosen.name, seed)))
     return specs
 
 

@@ -359,3 +359,35 @@ def _parse_comparison(path: Path, index: int, body: Any) -> Comparison:
         raise InputError(f"{path}: {label}: margin_pp: an equivalence needs its margin and only an equivalence has one, "
                          f"got alternative {comparison.alternative!r} with margin_pp {comparison.margin_pp!r}")
     return replace(comparison, file=str(path))
+
+
+# A quick try of a profile (`trm-audit run --max-steps N`): the profile capped at N optimizer steps,
+# recorded under its own name so that it is never pooled with the full runs, and never comparable.
+BUDGET_CUT = re.compile(r"^(?P<base>.+)@max-steps-(?P<steps>[1-9][0-9]*)$")
+
+
+def budget_cut_name(profile_name: str, max_steps: int) -> str:
+    """The profile name a try of `profile_name` capped at `max_steps` steps records under, e.g. 'paper@max-steps-20'."""
+    return f"{profile_name}@max-steps-{max_steps}"
+
+
+def budget_cut(profile: Profile, max_steps: int) -> Profile:
+    """`profile` capped at `max_steps` optimizer steps (train.max_steps; a smaller cap of its own stays),
+    not comparable, with the cut declared as a deviation; named `budget_cut_name(profile.name, max_steps)`."""
+    cap = max_steps if profile.train.max_steps is None else min(max_steps, profile.train.max_steps)
+    cut = (f"budget cut: at most {max_steps} optimizer steps (trm-audit run --max-steps {max_steps}), a quick try "
+           f"of profile {profile.name!r}; not evidence for the claim and never pooled with {profile.name!r}")
+    return replace(profile, name=budget_cut_name(profile.name, max_steps), comparable=False,
+                   train=replace(profile.train, max_steps=cap), deviations=(*profile.deviations, cut),
+                   description=f"{profile.description} (capped at {max_steps} steps)".strip())
+
+
+def resolve_profile(claim: Claim, name: str) -> Optional[Profile]:
+    """The claim's profile called `name`: a declared one, or a budget cut 'P@max-steps-N' of a declared P;
+    None when there is neither (the profile was removed from the registry)."""
+    if name in claim.profiles:
+        return claim.profiles[name]
+    match = BUDGET_CUT.match(name)
+    if match and match["base"] in claim.profiles:
+        return budget_cut(claim.profiles[match["base"]], int(match["steps"]))
+    return None

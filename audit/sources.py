@@ -21,6 +21,7 @@ from typing import Iterable, Optional, Sequence
 
 from audit import stats
 from audit.evidence import standing
+from audit.registry import resolve_profile
 
 KINDS = ("profile", "checkpoint", "external")
 CHECKPOINT_SUFFIX = " (evaluated checkpoint)"
@@ -128,7 +129,7 @@ def source_name(profile: str, kind: str) -> str:
 def _profile_source(claim, name: str, records: Sequence, kind: str = "profile") -> SourceData:
     """A profile's trained runs (kind 'profile') or the checkpoints evaluated under it ('checkpoint'),
     each record judged by audit.evidence.standing."""
-    profile = claim.profiles.get(name)
+    profile = resolve_profile(claim, name)  # a budget cut 'paper@max-steps-N' is its own, non-comparable source
     trained = kind == "profile"
     runs, excluded, gaps = [], [], []
     for record in sorted(records, key=lambda r: r.seed):

@@ -138,11 +138,13 @@ def test_run_trains_and_lists_the_declared_seeds(tmp_path):
     assert lines[1] == ("seeds: 0, 1, 2 (as declared); every seed trains on one data draw "
                         "(data_seed fixed: data.seed 0)")
     assert lines[2] == "plan: 3 runs (3 new)"
-    assert [line.split()[-1] for line in lines[3:]] == ["0", "1", "2"]
+    assert [line.split()[-1] for line in lines[3:6]] == ["0", "1", "2"]
+    assert lines[6] == "pre-flight:"
     result, lines = run_cli(str(ROOT / "claims" / "sudoku_mlp.yaml"), "--profile", "paper", "--runs-dir",
                             str(tmp_path), "--dry-run")
     assert "seeds: 0-4 (as declared); each seed draws its own data (data_seed run: data.seed 0 + run seed)" in lines
     assert "plan: 5 runs (5 new)" in lines
+    assert result.exit_code == 1 and "sapientinc/sudoku-extreme" in result.output  # pre-flight: the paper's data is absent
 
 
 def test_seeds_override_the_declared_ones_and_say_so(tmp_path):
@@ -156,7 +158,7 @@ def test_seeds_override_the_declared_ones_and_say_so(tmp_path):
 def test_claims_with_different_seeds_get_a_line_each(tmp_path):
     result, lines = run_cli(str(ROOT / "claims"), "--claim", "sudoku-extreme/trm-mlp", "--claim", "arc-agi-1/hrm",
                             "--profile", "paper", "--runs-dir", str(tmp_path), "--dry-run")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # pre-flight: the paper's data is absent here
     start = lines.index("seeds per claim:")
     assert lines[start + 1].startswith("  sudoku-extreme/trm-mlp: seeds: 0-4 (as declared); each seed draws")
     assert lines[start + 2] == ("  arc-agi-1/hrm: seeds: 0-4 (as declared); every seed trains on one data draw "
@@ -167,7 +169,7 @@ def test_claims_with_different_seeds_get_a_line_each(tmp_path):
     (["--seeds", "²"], "Error: --seeds: expected seeds as non-negative integers"),
     (["--seeds", "3-1"], "Error: --seeds: range '3-1' runs backwards"),
     (["--seeds", "0-99999999999"], "Error: --seeds: at most"),
-    (["--num-seeds", "3"], "No such option '--num-seeds'. Did you mean '--seeds'?"),  # removed: --seeds 0-2 says the same
+    (["--num-seeds", "3"], "No such option '--num-seeds'. (Did you mean one of: '--max-steps', '--seeds'?)"),  # removed: --seeds 0-2 says the same
 ])
 def test_bad_seed_arguments_are_one_line_and_exit_2(tmp_path, args, fragment):
     result, lines = run_cli(str(FIXTURE), *args, "--runs-dir", str(tmp_path), "--dry-run")
