@@ -123,6 +123,20 @@ def _set_threads(threads: str) -> None:
         torch.set_num_threads(_thread_count(threads))
 
 
+def _tracking(track: str):
+    """--track as a trm.tracking.Tracking (None for 'none'); InputError if its package is absent."""
+    from trm.tracking import Tracking, TrackingUnavailable, check_available
+
+    if track == "none":
+        return None
+    tracking = Tracking(kind=track)
+    try:
+        check_available(tracking)
+    except TrackingUnavailable as err:
+        raise InputError(f"--track {track}: {err}") from None
+    return tracking
+
+
 def _thread_count(threads: str) -> int:
     """--threads as a number; only ASCII digits ('²'.isdigit() is true, but int('²') fails)."""
     if threads.isascii() and threads.isdigit() and 0 < int(threads) <= MAX_THREADS:
@@ -152,10 +166,13 @@ def _thread_count(threads: str) -> int:
 @click.option("--rerun-stale", is_flag=True, help="Retrain runs whose record no longer matches the profile.")
 @click.option("--threads", default="auto", show_default=True,
               help="CPU threads for in-process training: a number, or 'auto' (the cores the load leaves free).")
+@click.option("--track", default="none", type=click.Choice(["none", "tensorboard"]), show_default=True,
+              help="Also log each run's metrics.csv rows as TensorBoard scalars in RUN_DIR/tensorboard/ "
+              "(needs the 'tracking' extra; not part of the config, so records stay comparable).")
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
 @translate_errors
 def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_node, parallel, launcher,
-        partition, gpus_per_node, time_min, account, data_cache, rerun_stale, threads, dry_run):
+        partition, gpus_per_node, time_min, account, data_cache, rerun_stale, threads, track, dry_run):
     """Train what is missing for CLAIMS_FILES: (claim x profile x seed); completed runs are skipped."""
     import os
     from pathlib import Path
@@ -193,11 +210,12 @@ def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_nod
     if dry_run:
         return
     _set_threads(threads)
+    tracking = _tracking(track)
     options = LaunchOptions(device=resolve_device(device), nproc_per_node=nproc_per_node, parallel=parallel,
                             launcher=launcher, data_cache=Path(data_cache) if data_cache else None,
                             rerun_stale=rerun_stale, slurm_partition=partition, slurm_gpus_per_node=gpus_per_node,
                             slurm_time_min=time_min, slurm_account=account,
-                            slurm_folder=Path(runs_dir) / ".submitit")
+                            slurm_folder=Path(runs_dir) / ".submitit", tracking=tracking)
     check_environment(options, planned)
     outcomes = []
 
