@@ -70,10 +70,12 @@ _OFFICIAL_ON_DEVICE = """
 import torch
 torch.set_default_device({device!r})
 _randint = torch.randint
-def _randint_on_device(*args, generator=None, **kwargs):
+def _randint_on_device(*args, **kwargs):  # torch.randint is no longer the default device's to patch: say it
+    generator = kwargs.get("generator")
     if generator is not None and generator.device.type == "cpu" and "device" not in kwargs:
-        return _randint(*args, generator=generator, device="cpu", **kwargs).to(torch.get_default_device())
-    return _randint(*args, generator=generator, **kwargs)
+        return _randint(*args, device="cpu", **kwargs).to(torch.get_default_device())
+    kwargs.setdefault("device", torch.get_default_device())
+    return _randint(*args, **kwargs)
 torch.randint = _randint_on_device
 """
 
