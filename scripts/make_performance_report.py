@@ -286,6 +286,8 @@ def render_gpu_check(lines: list[dict], source: str) -> list[str]:
         first = check[0]
         out += [f"### {first['device_name']} ({first['device']}), {first['date']}, commit {str(first.get('commit'))[:10]}"
                 + (" (dirty tree)" if first.get("dirty") else ""), "",
+                *(["A CPU dry run (small batches, few steps): it shows every stage works, not how fast.", ""]
+                  if first["device"] == "cpu" else []),
                 "Official fixtures replayed in float32 (max abs difference over the ACT steps; tolerances are the CPU's):", "",
                 "| fixture | logits | q_halt | q_continue | loss (relative) | within CPU tolerances |", "|---|---|---|---|---|---|"]
         for line in (line for line in check if line["stage"] == "fixtures"):
