@@ -116,6 +116,7 @@ def ours_stage(device: str, claim: str, batch: int, dtype: str, warmup: int, ste
     """Our trainer's update (trm.bench.Trainer: train_step + EMA) on `device`: median seconds per
     step over `steps` after `warmup`, and one evaluation pass (its first `eval_steps` ACT steps,
     scaled to N_sup)."""
+    import math
     import statistics
     from dataclasses import replace
 
@@ -151,7 +152,7 @@ def ours_stage(device: str, claim: str, batch: int, dtype: str, warmup: int, ste
     synchronise()
     eval_pass_s = (time.perf_counter() - start) / act_steps * n_sup
     out = {"seconds_per_step": statistics.median(times), "seconds_per_step_all": times, "steps_timed": steps,
-           "loss_finite": all(x == x and abs(x) != float("inf") for x in losses),
+           "loss_finite": all(math.isfinite(x) for x in losses),
            "eval_seconds_per_pass": eval_pass_s, "eval_act_steps_timed": act_steps, "threads": torch.get_num_threads()}
     if device == "cuda":
         out["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
@@ -160,8 +161,9 @@ def ours_stage(device: str, claim: str, batch: int, dtype: str, warmup: int, ste
 
 def proxy_stage(device: str, runs_dir: Path) -> dict:
     """`trm-audit run --nproc-per-node 1` on the tiny profile; what its record says."""
-    command = [sys.executable, "-c", "from audit.cli import main; main()", "run", str(TINY_CLAIMS), "--claim", TINY_CLAIM, "--seeds", "0",
-               "--runs-dir", str(runs_dir), "--data-cache", str(runs_dir / "cache"), "--device", device,
+    command = [sys.executable, "-c", "from audit.cli import main; main()", "run", str(TINY_CLAIMS),
+               "--claim", TINY_CLAIM, "--seeds", "0", "--runs-dir", str(runs_dir),
+               "--data-cache", str(runs_dir / "cache"), "--device", device,
                "--nproc-per-node", "1", "--threads", "1"]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     if done.returncode != 0:
@@ -197,6 +199,9 @@ def _record_summary(path: Path, **extra) -> dict:
             "world_size": record["environment"].get("world_size"), "run_device": record["environment"].get("device"),
             "config_hash": record["config_hash"], **extra}
 
+
+COST_KEYS = ("claim", "profile", "config_hash", "device", "device_name", "dtype", "global_batch_size", "threads",
+             "world_size", "seconds_per_step", "steps_timed", "source", "date", "commit")
 
 CHILD_STAGES = {"fixtures": lambda p: {"fixtures": fixtures_stage(**p)}, "ours": lambda p: ours_stage(**p),
                 "proxy": lambda p: proxy_stage(p["device"], Path(p["runs_dir"])),
@@ -235,13 +240,22 @@ class Check:
         return self.run([sys.executable, str(Path(__file__).resolve()), "_child", stage, json.dumps(payload)], cap_s)
 
     def write(self, line: dict) -> None:
+        """Append `line` to --out; our timed step at the profile's own batch also to --costs-out, in the
+        step-cost shape (exactly COST_KEYS)."""
         line = {**line, **{k: v for k, v in self.common.items() if k not in line}}
         if "error" in line:
             self.failures += 1
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.out, "a") as f:
-            f.write(json.dumps(line) + "\n")
+        _append(self.out, line)
+        is_cost = line["stage"] == "train_step" and line.get("source") == "gpu_check" and line.get("at_profile_batch")
+        if self.args.costs_out and is_cost and "seconds_per_step" in line:
+            _append(self.args.costs_out, {key: line[key] for key in COST_KEYS})
         print(describe(line), flush=True)
+
+
+def _append(path: Path, line: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        f.write(json.dumps(line) + "\n")
 
 
 def step_lines(check: Check, claim: str, batch: int, sizes: dict) -> list[dict]:
@@ -326,6 +340,9 @@ def main(argv=None) -> int:
     parser.add_argument("--official", type=Path, default=None, help="work tree of the official repository")
     parser.add_argument("--official-bench", type=Path, default=None, help="default: ../shared/bench/official_step_bench.py")
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "gpu-check.jsonl", help="JSON lines appended here")
+    parser.add_argument("--costs-out", type=Path, default=None,
+                        help="also append our step timings at each profile's own batch here, in the step-cost shape "
+                             "(e.g. reports/step-costs.jsonl)")
     parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)}")
     parser.add_argument("--claims", default=",".join(CLAIMS), help="paper profiles timed in the step stage")
     parser.add_argument("--batches", default=None, help="step-stage batch sizes (default: 768,256 on CUDA, 4,2 on CPU)")

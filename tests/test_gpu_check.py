@@ -51,10 +51,12 @@ def test_a_failing_official_side_is_recorded_and_the_next_stage_still_runs(tmp_p
     tree, bench = tmp_path / "official", tmp_path / "bench.py"
     (tree / "models").mkdir(parents=True)
     bench.write_text("raise SystemExit('the official code cannot be imported here')\n")
+    costs = tmp_path / "step-costs.jsonl"
     done, lines = check(tmp_path, "--stages", "step,proxy", "--claims", "sudoku-extreme/trm-mlp", "--batches", "1",
-                        "--official", str(tree), "--official-bench", str(bench))
+                        "--official", str(tree), "--official-bench", str(bench), "--costs-out", str(costs))
     assert done.returncode == 1, done.stdout + done.stderr  # a failed measurement
     ours = next(line for line in lines if (line["stage"], line["side"]) == ("train_step", "ours"))
+    assert not costs.exists()  # only a timing at the profile's own batch (768 here) is a cost estimate
     assert COST_KEYS <= set(ours) and ours["source"] == "gpu_check" and ours["device"] == "cpu"
     assert ours["global_batch_size"] == 1 and not ours["at_profile_batch"] and ours["seconds_per_step"] > 0
     assert ours["claim"] == "sudoku-extreme/trm-mlp" and ours["profile"] == "paper" and ours["world_size"] == 1
@@ -67,6 +69,32 @@ def test_a_failing_official_side_is_recorded_and_the_next_stage_still_runs(tmp_p
     assert "Not run on a GPU yet" in section
     assert "| sudoku-extreme/trm-mlp | 1 | " in section and "| failed | – |" in section
     assert "| proxy | completed |" in section
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_timings_at_the_profile_batch_go_to_the_costs_file_in_its_shape(tmp_path):
+    import argparse
+
+    gpu_check = load_script()
+    args = argparse.Namespace(out=tmp_path / "gpu-check.jsonl", costs_out=tmp_path / "step-costs.jsonl", budget_s=60,
+                              official=None, device="cpu")
+    check = gpu_check.Check(args, "cpu: test")
+    line = {"stage": "train_step", "side": "ours", "source": "gpu_check", "claim": "c", "profile": "paper",
+            "config_hash": "h", "dtype": "bfloat16", "world_size": 1, "threads": 1, "seconds_per_step": 0.5,
+            "steps_timed": 10, "seconds_per_step_all": [0.5] * 10}
+    check.write({**line, "global_batch_size": 768, "at_profile_batch": True})
+    check.write({**line, "global_batch_size": 256, "at_profile_batch": False})
+    check.write({**line, "global_batch_size": 768, "at_profile_batch": True, "source": "gpu_check/official"})
+    costs = [json.loads(text) for text in args.costs_out.read_text().splitlines()]
+    assert len(costs) == 1 and set(costs[0]) == COST_KEYS and costs[0]["global_batch_size"] == 768
+    assert costs[0]["device"] == "cpu" and costs[0]["device_name"] == "cpu: test"
+    assert len(args.out.read_text().splitlines()) == 3 and check.failures == 0
 
 
 def test_the_report_section_reads_gpu_lines():
@@ -87,9 +115,7 @@ def test_the_official_side_builds_on_the_default_device_with_the_cpu_draws():
     (here `meta`, which every torch has), and a CPU generator's draws are the CPU's, moved there."""
     import torch
 
-    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
-    gpu_check = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gpu_check)
+    gpu_check = load_script()
     expected = torch.randint(1, 11, (2, 81), generator=torch.Generator().manual_seed(1), dtype=torch.int32)
     saved = torch.randint
     try:

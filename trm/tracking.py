@@ -11,7 +11,8 @@ Why TensorBoard and not W&B offline (the official code logs to W&B): the writer 
 packages, 58 MB installed, measured with pip install --target) where wandb brings 33 packages and
 100 MB and runs a background service process even offline; event files are plain local files that
 need no account, login or service, and the tests read them back without network.
-Tracking is not part of the recipe: it is passed beside the TrainConfig, never in it, so a tracked run has the same config hash as an untracked one.
+Tracking is not part of the recipe: it is passed beside the TrainConfig, never in it, so a
+tracked run has the same config hash as an untracked one.
 
 Resuming: metrics.csv drops the rows written after the checkpoint a run resumes from; the writer
 likewise opens with `purge_step` = the first step it is asked to log, so TensorBoard hides the
