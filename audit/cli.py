@@ -145,6 +145,20 @@ def _set_threads(threads: str) -> None:
         torch.set_num_threads(_thread_count(threads))
 
 
+def _tracking(track: str):
+    """--track as a trm.tracking.Tracking (None for 'none'); InputError if its package is absent."""
+    from trm.tracking import Tracking, TrackingUnavailable, check_available
+
+    if track == "none":
+        return None
+    tracking = Tracking(kind=track)
+    try:
+        check_available(tracking)
+    except TrackingUnavailable as err:
+        raise InputError(f"--track {track}: {err}") from None
+    return tracking
+
+
 def _thread_count(threads: str) -> int:
     """--threads as a number; only ASCII digits ('²'.isdigit() is true, but int('²') fails)."""
     if threads.isascii() and threads.isdigit() and 0 < int(threads) <= MAX_THREADS:
@@ -179,13 +193,16 @@ def _thread_count(threads: str) -> int:
               "comparable, never pooled with PROFILE); times the steps and appends them to --costs-file.")
 @click.option("--costs-file", default="reports/step-costs.jsonl", show_default=True, type=click.Path(path_type=str),
               help="Measured seconds per step: read for the plan's cost estimate, appended to by --max-steps.")
+@click.option("--track", default="none", type=click.Choice(["none", "tensorboard"]), show_default=True,
+              help="Also log each run's metrics.csv rows as TensorBoard scalars in RUN_DIR/tensorboard/ "
+              "(needs the 'tracking' extra; not part of the config, so records stay comparable).")
 @click.option("--dry-run", is_flag=True, help="Print the plan and its pre-flight checks and stop (exit 1 on a problem).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan and each run's outcome as one JSON document "
               "on stdout; progress lines go to stderr.")
 @translate_errors
 def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_node, parallel, launcher,
         partition, gpus_per_node, time_min, account, data_cache, rerun_stale, threads, max_steps, costs_file,
-        dry_run, as_json):
+        track, dry_run, as_json):
     """Train what is missing for CLAIMS_FILES: (claim x profile x seed); completed runs are skipped."""
     import json
     import os
@@ -196,6 +213,7 @@ def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_nod
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if threads != "auto":
         _thread_count(threads)  # a bad value is refused before the plan, not after it is printed
+    tracking = _tracking(track)  # a missing tracking package is refused before the plan, too
 
     from audit.evidence import checkpoint_rule, selected_evaluation
     from audit.json_documents import outcome_json, planned_json
@@ -241,7 +259,7 @@ def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_nod
                             launcher=launcher, data_cache=Path(data_cache) if data_cache else None,
                             rerun_stale=rerun_stale, slurm_partition=partition, slurm_gpus_per_node=gpus_per_node,
                             slurm_time_min=time_min, slurm_account=account,
-                            slurm_folder=Path(runs_dir) / ".submitit")
+                            slurm_folder=Path(runs_dir) / ".submitit", tracking=tracking)
     check_environment(options, planned)
     outcomes = []
     timers = {}  # spec name -> audit.costs.StepTimer, for --max-steps runs trained in this process

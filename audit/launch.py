@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from trm.host import threads_per_worker
+from trm.tracking import Tracking
 
 from audit.errors import InputError
 from audit.plan import PlannedRun, RunSpec
@@ -41,6 +42,8 @@ class LaunchOptions:
     slurm_time_min: int = 60 * 24
     slurm_account: Optional[str] = None
     slurm_folder: Optional[Path] = None
+    tracking: Optional[Tracking] = None
+    """metrics also to TensorBoard (trm.tracking); outside the runs' configs, so hashes do not change"""
 
 
 def resolve_device(device: str) -> str:
@@ -70,12 +73,13 @@ def trainer_for(options: LaunchOptions, progress_factory: Optional[Callable] = N
     """The function that trains one spec under these options."""
     if options.nproc_per_node > 1:
         return functools.partial(train_with_torchrun, nproc_per_node=options.nproc_per_node,
-                                 device=options.device, data_cache=options.data_cache)
+                                 device=options.device, data_cache=options.data_cache, tracking=options.tracking)
 
     def train(spec: RunSpec) -> dict:
         progress = progress_factory(spec) if progress_factory else None
         try:
-            return train_in_process(spec, device=options.device, data_cache=options.data_cache, progress=progress)
+            return train_in_process(spec, device=options.device, data_cache=options.data_cache, progress=progress,
+                                    tracking=options.tracking)
         finally:
             if progress is not None and hasattr(progress, "close"):
                 progress.close()

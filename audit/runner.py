@@ -160,21 +160,23 @@ Trainer = Callable[[RunSpec], dict]
 
 
 def train_in_process(spec: RunSpec, *, device: str = "cpu", data_cache: Optional[Path] = None,
-                     progress=None) -> dict:
-    """Call the trainer as a library in this process."""
+                     progress=None, tracking=None) -> dict:
+    """Call the trainer as a library in this process (tracking: a trm.tracking.Tracking or None)."""
     from trm.train import train
 
-    return train(spec.config, spec.directory, device, data_cache=data_cache, progress=progress).to_dict()
+    return train(spec.config, spec.directory, device, data_cache=data_cache, progress=progress,
+                 tracking=tracking).to_dict()
 
 
 def train_with_torchrun(spec: RunSpec, *, nproc_per_node: int, device: str = "cpu",
-                        data_cache: Optional[Path] = None) -> dict:
+                        data_cache: Optional[Path] = None, tracking=None) -> dict:
     """Train under torchrun (one process per device); rank 0 leaves result.json for us to read."""
     import json
 
     spec_file = spec.directory / "spec.json"
     write_json_atomic(spec_file, {"config": spec.config.to_dict(), "device": device,
-                                  "data_cache": str(data_cache) if data_cache else None})
+                                  "data_cache": str(data_cache) if data_cache else None,
+                                  "tracking": tracking.to_dict() if tracking else None})
     (spec.directory / RESULT_NAME).unlink(missing_ok=True)
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc_per_node}",
                "-m", "audit.worker", str(spec_file)]

@@ -16,13 +16,15 @@ def main(spec_path: str) -> int:
     from audit.records import write_json_atomic
     from audit.runner import RESULT_NAME
     from trm.config import TrainConfig
+    from trm.tracking import Tracking
     from trm.train import train
 
     spec_file = Path(spec_path)
     spec = json.loads(spec_file.read_text())
     config = TrainConfig.from_dict(spec["config"])
     data_cache = Path(spec["data_cache"]) if spec.get("data_cache") else None
-    result = train(config, spec_file.parent, spec.get("device", "cpu"), data_cache=data_cache)
+    result = train(config, spec_file.parent, spec.get("device", "cpu"), data_cache=data_cache,
+                   tracking=Tracking.from_dict(spec.get("tracking")))
     if int(os.environ.get("RANK", "0")) == 0:
         write_json_atomic(spec_file.parent / RESULT_NAME, result.to_dict())
     return 0

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Write reports/performance.md from the JSON lines of scripts/bench_vs_official.py.
+"""Write reports/performance.md from the JSON lines of scripts/bench_vs_official.py (and scripts/gpu_check.py).
 
     python scripts/make_performance_report.py [--runs reports/performance-runs.jsonl] [--out reports/performance.md]
+        [--gpu-check reports/gpu-check.jsonl]
 
 Rows group the pairs of one configuration, dtype, batch, matmul kernel and settings. A ratio is the
 median of the pair-by-pair ratios (each pair ran back to back, so load drift cancels within it);
@@ -237,17 +238,91 @@ def _command(run: dict) -> str:
     return " ".join(parts) + " --out reports/performance-runs.jsonl"
 
 
+def _shown(path: Path) -> str:
+    """A path as the report names it: relative to the repository when inside it."""
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+def latest_checks(lines: list[dict]) -> list[list[dict]]:
+    """The lines of the newest gpu_check run on each device name (one run's lines share its `date`)."""
+    newest: dict[str, str] = {}
+    for line in lines:
+        newest[line["device_name"]] = max(newest.get(line["device_name"], ""), line["date"])
+    return [[line for line in lines if (line["device_name"], line["date"]) == (name, date)]
+            for name, date in sorted(newest.items())]
+
+
+def _ms(line: dict | None, key: str) -> str:
+    if line is None:
+        return "–"
+    if "error" in line or "skipped" in line:
+        return "failed" if "error" in line else "skipped"
+    return _fmt(1e3 * line[key], ".1f")
+
+
+def _timing_table(check: list[dict], stage: str, key: str) -> list[str]:
+    out = [f"| claim | batch | ours ms | official ms | official / ours |", "|---|---|---|---|---|"]
+    timed = [line for line in check if line["stage"] == stage]
+    for claim, batch in dict.fromkeys((line["claim"], line["global_batch_size"]) for line in timed):
+        sides = {line["side"]: line for line in timed if (line["claim"], line["global_batch_size"]) == (claim, batch)}
+        ours, official = sides.get("ours"), sides.get("official")
+        both = all(line is not None and key in line for line in (ours, official))
+        out.append(f"| {claim} | {batch} | {_ms(ours, key)} | {_ms(official, key)} | "
+                   f"{_fmt(official[key] / ours[key], '.2f', 'x') if both else '–'} |")
+    return out
+
+
+def render_gpu_check(lines: list[dict], source: str) -> list[str]:
+    """The GPU-check section: the newest check per device (fixtures, bf16 step and evaluation against the
+    official code, the tiny runs), or a note that none has run on a GPU."""
+    out = ["", "## GPU check (`scripts/gpu_check.py`)", ""]
+    if not any(line.get("device") == "cuda" for line in lines):
+        out += ["Not run on a GPU yet. On a GPU machine: `python scripts/gpu_check.py --device cuda --official "
+                f"/tmp/official-trm` appends its lines to `{source}`; this section then shows them.", ""]
+    for check in latest_checks(lines):
+        first = check[0]
+        out += [f"### {first['device_name']} ({first['device']}), {first['date']}, commit {str(first.get('commit'))[:10]}"
+                + (" (dirty tree)" if first.get("dirty") else ""), "",
+                *(["A CPU dry run (small batches, few steps): it shows every stage works, not how fast.", ""]
+                  if first["device"] == "cpu" else []),
+                "Official fixtures replayed in float32 (max abs difference over the ACT steps; tolerances are the CPU's):", "",
+                "| fixture | logits | q_halt | q_continue | loss (relative) | within CPU tolerances |", "|---|---|---|---|---|---|"]
+        for line in (line for line in check if line["stage"] == "fixtures"):
+            if "error" in line:
+                out.append(f"| – | failed: {line['error']} | | | | |")
+                continue
+            diff = line["max_abs_diff"]
+            out.append(f"| {line['fixture']} | {diff['logits']:.2g} | {diff['q_halt_logits']:.2g} | "
+                       f"{diff['q_continue_logits']:.2g} | {line['loss_max_rel_diff']:.2g} | "
+                       f"{'yes' if line['within_cpu_tolerances'] else '**no**'} |")
+        out += ["", "Training step, bfloat16, median over the timed steps:", ""]
+        out += _timing_table(check, "train_step", "seconds_per_step")
+        out += ["", "Evaluation pass of one batch (N_sup supervision steps, no gradient):", ""]
+        out += _timing_table(check, "eval", "eval_seconds_per_pass")
+        out += ["", "Tiny runs through the harness:", "", "| stage | status | metric | steps | wall s | world size |",
+                "|---|---|---|---|---|---|"]
+        for line in (line for line in check if line["stage"] in ("proxy", "torchrun")):
+            status = f"failed: {line['error']}" if "error" in line else line["status"]
+            out.append(f"| {line['stage']} | {status} | {_fmt(line.get('value'), '.2f', '%')} | {line.get('steps', '–')} | "
+                       f"{_fmt(line.get('wall_time_s'), '.1f')} | {line.get('world_size', '–')} |")
+        out.append("")
+    return out
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=Path, default=REPO / "reports" / "performance-runs.jsonl")
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "performance.md")
+    parser.add_argument("--gpu-check", type=Path, default=REPO / "reports" / "gpu-check.jsonl",
+                        help="JSON lines of scripts/gpu_check.py (absent: the section says it has not run)")
     args = parser.parse_args(argv)
     runs = load_runs(args.runs)
-    try:
-        source = str(args.runs.resolve().relative_to(REPO))
-    except ValueError:
-        source = str(args.runs)
-    args.out.write_text(render(summarise(runs), runs, source))
+    checks = load_runs(args.gpu_check) if args.gpu_check.exists() else []
+    args.out.write_text(render(summarise(runs), runs, _shown(args.runs))
+                        + "\n".join(render_gpu_check(checks, _shown(args.gpu_check))))
     print(f"wrote {args.out}")
 
 

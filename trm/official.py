@@ -220,10 +220,11 @@ def _step_record(carry, out) -> dict:
             "halted": carry.halted.clone(), "steps": carry.steps.clone()}
 
 
-def run_fixture(folder: Union[str, Path], *, cpu_matmul: str = "torch") -> dict:
+def run_fixture(folder: Union[str, Path], *, cpu_matmul: str = "torch", device: str = "cpu") -> dict:
     """Replay an official-equivalence fixture with our model; returns a dict laid out like expected.pt.
 
-    cpu_matmul: the model's float32 CPU matmul kernels (ModelConfig.cpu_matmul).
+    cpu_matmul: the model's float32 CPU matmul kernels (ModelConfig.cpu_matmul). device: where the
+    model runs (scripts/gpu_check.py replays on CUDA); the returned tensors are on the CPU.
 
     Eval record (the official evaluate() loop on batch.pt from the all-halted initial carry, until
     every slot halted): per-step lists `logits`, `q_halt_logits`, `q_continue_logits`, `loss`,
@@ -234,10 +235,10 @@ def run_fixture(folder: Union[str, Path], *, cpu_matmul: str = "torch") -> dict:
     """
     folder = Path(folder)
     fixture = json.loads((folder / "config.json").read_text())
-    batch = torch.load(folder / "batch.pt", map_location="cpu", weights_only=True)
+    batch = torch.load(folder / "batch.pt", map_location=device, weights_only=True)
 
     model, _ = _fixture_model(folder, fixture, {}, cpu_matmul)
-    model.eval()
+    model.to(device).eval()
     steps = []
     with torch.no_grad():
         carry = initial_carry(model, batch)
@@ -248,14 +249,24 @@ def run_fixture(folder: Union[str, Path], *, cpu_matmul: str = "torch") -> dict:
                 break
     result: dict[str, Any] = {key: [step[key] for step in steps] for key in steps[0]}
     result["num_steps"] = len(steps)
-    result["train"] = _train_record(folder, fixture, batch, cpu_matmul)
-    return result
+    result["train"] = _train_record(folder, fixture, batch, cpu_matmul, device)
+    return _on_cpu(result)
 
 
-def _train_record(folder: Path, fixture: dict, batch: dict, cpu_matmul: str) -> dict:
+def _on_cpu(value):
+    if isinstance(value, torch.Tensor):
+        return value.cpu()
+    if isinstance(value, dict):
+        return {key: _on_cpu(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_on_cpu(item) for item in value]
+    return value
+
+
+def _train_record(folder: Path, fixture: dict, batch: dict, cpu_matmul: str, device: str = "cpu") -> dict:
     model, mapping = _fixture_model(folder, fixture, fixture.get("train_config_overrides", {}), cpu_matmul)
-    model.train()
-    generator = torch.Generator().manual_seed(12345)
+    model.to(device).train()
+    generator = torch.Generator().manual_seed(12345)  # the exploration draws stay the CPU's on any device
     carry = initial_carry(model, batch)
     carry, first = supervision_step(model, carry, batch, training=True, generator=generator)
     per_step = [_step_record(carry, first)]

@@ -32,6 +32,7 @@ from trm.optim import lr_at
 from trm.result import EvalResult, MetricsLog, RunResult, pick_best
 from trm.seeding import run_seeds
 from trm.state import ResumeMismatch, TrainState  # ResumeMismatch: callers catch it as trm.train's
+from trm.tracking import Tracker, Tracking, open_tracker
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +52,15 @@ def planned_steps(cfg: TrainConfig, total_groups: int, mean_puzzle_examples: flo
 
 
 def train(cfg: TrainConfig, run_dir: Path, device: str = "cpu", *, data_cache: Optional[Path] = None,
-          progress: Optional[Progress] = None, collective_timeout_s: Optional[float] = None) -> RunResult:
+          progress: Optional[Progress] = None, collective_timeout_s: Optional[float] = None,
+          tracking: Optional[Tracking] = None) -> RunResult:
     """Train `cfg` (resuming from `run_dir/checkpoint/` if present) and return the RunResult.
 
     Writes `run_dir/metrics.csv` (step,split,metric,value) as it goes and resumable checkpoints;
     under torchrun only rank 0 writes. data_cache: where processed datasets are cached (default
     `run_dir/data`). collective_timeout_s: how long a rank waits for the others in a collective
-    (trm.distributed.setup). A non-finite loss stops the run with status 'failed' and the reason.
+    (trm.distributed.setup). tracking: also log every metrics.csv row elsewhere (trm.tracking; rank 0
+    only; not part of the config). A non-finite loss stops the run with status 'failed' and the reason.
     """
     started = time.monotonic()  # the run's wall time includes its data build, as it always has
     check(cfg)  # a config built in code meets the same rules as one loaded from a claims file
@@ -67,17 +70,21 @@ def train(cfg: TrainConfig, run_dir: Path, device: str = "cpu", *, data_cache: O
     # ARC build (~4 minutes) could exceed.
     data = _build_data(cfg, Path(data_cache or run_dir / "data"))
     ctx = distributed.setup(device, timeout_s=collective_timeout_s)
+    tracker = Tracker()
     try:
-        result = _train(cfg, run_dir, ctx, data, progress, started)
+        tracker = open_tracker(tracking, run_dir, enabled=ctx.is_main)
+        result = _train(cfg, run_dir, ctx, data, progress, started, tracker)
     except BaseException:
         distributed.teardown(ctx)
         raise
+    finally:
+        tracker.close()
     distributed.teardown(ctx, synchronise=True)
     return result
 
 
 def _train(cfg: TrainConfig, run_dir: Path, ctx: distributed.Context, data: tuple,
-           progress: Optional[Progress], started: float) -> RunResult:
+           progress: Optional[Progress], started: float, tracker: Tracker) -> RunResult:
     t = cfg.train
     if t.global_batch_size % ctx.world_size:
         raise ValueError(f"global_batch_size {t.global_batch_size} is not divisible by world size {ctx.world_size}")
@@ -97,6 +104,10 @@ def _train(cfg: TrainConfig, run_dir: Path, ctx: distributed.Context, data: tupl
     metrics_log = MetricsLog(run_dir / "metrics.csv", enabled=ctx.is_main)
     state.restore(run_dir / "checkpoint", metrics_log)
     pos = state.position
+
+    def log_metrics(step: int, split: str, metrics: dict) -> None:
+        metrics_log.write(step, split, metrics)
+        tracker.log(step, split, metrics)
 
     def wall_time_s() -> float:
         return pos.wall_time_s + time.monotonic() - started
@@ -130,7 +141,7 @@ def _train(cfg: TrainConfig, run_dir: Path, ctx: distributed.Context, data: tupl
                     log.error("run failed: %s", reason)
                     pos.step -= 1  # that update was not applied
                     return result("failed", reason)
-                metrics_log.write(pos.step, "train", _train_metrics(sums, t.global_batch_size, lr))
+                log_metrics(pos.step, "train", _train_metrics(sums, t.global_batch_size, lr))
                 if progress is not None and ctx.is_main:
                     progress(pos.step, total_steps)
             # Past the budget the official loop still draws batches and moves the EMA toward the
@@ -143,9 +154,9 @@ def _train(cfg: TrainConfig, run_dir: Path, ctx: distributed.Context, data: tupl
         # Evaluate the EMA copy (or the raw weights; with eval_raw_weights both), log, checkpoint.
         evaluation = _evaluate(state, test_set, cfg, epoch=(pos.iteration + 1) * t.eval_interval)
         pos.evaluations.append(evaluation.to_dict())
-        metrics_log.write(pos.step, "test", evaluation.metrics)
+        log_metrics(pos.step, "test", evaluation.metrics)
         if evaluation.raw is not None:
-            metrics_log.write(pos.step, "test_raw", evaluation.raw.metrics)
+            log_metrics(pos.step, "test_raw", evaluation.raw.metrics)
         log.info("step %d epoch %d: %s", pos.step, evaluation.epoch, _summary(evaluation.metrics))
         pos.iteration += 1
         pos.batch_index = 0
