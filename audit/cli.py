@@ -11,17 +11,15 @@ import sys
 
 import click
 
-from audit import __version__
+from audit import __version__, run_options
 from audit.errors import AuditError, InputError
 from trm.config import MAX_AUG, MAX_GRID, MAX_ITEMS
 from trm.schema import INT64_LIMIT
 
 # Bounds of the numeric options (each bad value is one line, exit 2): a Slurm job runs at most a year;
-# processes, devices, parallel runs and threads stay within what one node has (torch.set_num_threads
-# fails in C++ past a C int).
+# processes, devices and parallel runs stay within what one node has (threads: audit.run_options).
 MAX_TIME_MIN = 366 * 24 * 60
 MAX_PROCESSES = 1024
-MAX_THREADS = 4096
 
 
 def translate_errors(command):
@@ -82,90 +80,6 @@ def claims(paths, as_json, no_count, show_id, profile_name):
     listing = list_claims(registry, count_params=not no_count)
     click.echo(json.dumps(listing, indent=2, sort_keys=True) if as_json else format_claims_table(listing))
 
-def _cost_lines(planned, costs_file) -> list[str]:
-    """What a plan will cost: the authors' stated hardware and time, steps per run, and our estimate
-    from the measured step costs in `costs_file` (audit.costs), or 'none measured yet'."""
-    from pathlib import Path
-
-    from audit.costs import plan_cost_lines, read_measurements
-
-    return plan_cost_lines(planned, read_measurements(Path(costs_file)), Path(costs_file))
-
-
-def _preflight_problems(planned, device, nproc_per_node, runs_dir, data_cache, say=click.echo) -> list[str]:
-    """Print the pre-flight findings of a plan (audit.preflight) on this machine with `say`; return the problems."""
-    from audit.preflight import preflight_here, problems
-
-    findings = preflight_here(planned, device=device, nproc_per_node=nproc_per_node, runs_dir=runs_dir,
-                              data_cache=data_cache)
-    say("pre-flight:")
-    for finding in findings:
-        say(f"  {finding.level:<7} {finding.check}: {finding.message}")
-    return [f"{finding.check}: {finding.message}" for finding in problems(findings)]
-
-
-def _record_step_cost(spec, record, timer, device, costs_file, say=click.echo) -> None:
-    """Append the seconds per step a --max-steps run measured to the costs file, and say so."""
-    from audit.costs import append_measurement, measurement_of_run
-
-    measured = measurement_of_run(spec, record, timer, device)
-    if measured is None:
-        say(f"  no step cost measured for {spec.claim.id} seed {spec.seed}: fewer than 2 steps ran here")
-        return
-    append_measurement(costs_file, measured)
-    say(f"  step cost: {measured.describe()}; appended to {costs_file}")
-
-
-def _make_progress(spec):
-    """A per-run tqdm bar over optimizer steps; silent when stderr is not a terminal."""
-    from tqdm import tqdm
-
-    bar = tqdm(desc=f"{spec.claim.id} seed {spec.seed}", unit="step", leave=False,
-               disable=not sys.stderr.isatty())
-
-    def progress(step, total):
-        if bar.total != total:
-            bar.total = total
-        bar.n = step
-        bar.refresh()
-
-    progress.close = bar.close
-    return progress
-
-
-def _set_threads(threads: str) -> None:
-    """torch's intra-op threads for training in this process: a number, or 'auto' from the load."""
-    import torch
-
-    if threads == "auto":
-        from trm.host import threads_for_current_load
-
-        torch.set_num_threads(threads_for_current_load())
-    else:
-        torch.set_num_threads(_thread_count(threads))
-
-
-def _tracking(track: str):
-    """--track as a trm.tracking.Tracking (None for 'none'); InputError if its package is absent."""
-    from trm.tracking import Tracking, TrackingUnavailable, check_available
-
-    if track == "none":
-        return None
-    tracking = Tracking(kind=track)
-    try:
-        check_available(tracking)
-    except TrackingUnavailable as err:
-        raise InputError(f"--track {track}: {err}") from None
-    return tracking
-
-
-def _thread_count(threads: str) -> int:
-    """--threads as a number; only ASCII digits ('²'.isdigit() is true, but int('²') fails)."""
-    if threads.isascii() and threads.isdigit() and 0 < int(threads) <= MAX_THREADS:
-        return int(threads)
-    raise InputError(f"--threads: expected 'auto' or an integer from 1 to {MAX_THREADS}, got {threads!r}")
-
-
 @cli.command()
 @click.argument("claims_files", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--claim", "claim_ids", multiple=True, help="Only this claim id (repeatable).")
@@ -212,8 +126,8 @@ def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_nod
     # threads stall each other at every parallel region (measured 7-41x slower steps on 2 loaded cores).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if threads != "auto":
-        _thread_count(threads)  # a bad value is refused before the plan, not after it is printed
-    tracking = _tracking(track)  # a missing tracking package is refused before the plan, too
+        run_options.thread_count(threads)  # a bad value is refused before the plan, not after it is printed
+    tracking = run_options.tracking_for(track)  # a missing tracking package is refused before the plan, too
 
     from audit.evidence import checkpoint_rule, selected_evaluation
     from audit.json_documents import outcome_json, planned_json
@@ -242,19 +156,19 @@ def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_nod
     planned = [assess(spec) for spec in specs]
     if profile == "paper":
         say("The paper profile trains at the paper's scale. Cost as stated, and our estimate:")
-        for line in _cost_lines(planned, costs_file):
+        for line in run_options.cost_lines(planned, costs_file):
             say(line)
     say(format_plan(planned))
     document = {"profile": profile, "dry_run": dry_run, "plan": [planned_json(p) for p in planned], "runs": []}
     if dry_run:
-        problems = _preflight_problems(planned, device, nproc_per_node, runs_dir, data_cache, say)
+        problems = run_options.preflight_problems(planned, device, nproc_per_node, runs_dir, data_cache, say)
         if as_json:
             document["preflight_problems"] = problems
             click.echo(json.dumps(document, indent=2, sort_keys=True))
         if problems:
             sys.exit(1)  # each problem was printed as its own line
         return
-    _set_threads(threads)
+    run_options.set_threads(threads)
     options = LaunchOptions(device=resolve_device(device), nproc_per_node=nproc_per_node, parallel=parallel,
                             launcher=launcher, data_cache=Path(data_cache) if data_cache else None,
                             rerun_stale=rerun_stale, slurm_partition=partition, slurm_gpus_per_node=gpus_per_node,
@@ -265,7 +179,7 @@ def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_nod
     timers = {}  # spec name -> audit.costs.StepTimer, for --max-steps runs trained in this process
 
     def progress_factory(spec):
-        bar = _make_progress(spec)
+        bar = run_options.make_progress(spec)
         if max_steps is None:
             return bar
         from audit.costs import StepTimer
@@ -289,7 +203,7 @@ def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_nod
         else:
             say(f"  FAILED  {spec.claim.id} seed {spec.seed}: {record.error}")
         if record is not None and spec.name in timers:
-            _record_step_cost(spec, record, timers[spec.name], options.device, costs_file, say)
+            run_options.record_step_cost(spec, record, timers[spec.name], options.device, costs_file, say)
 
     execute(planned, options, on_done=on_done, progress_factory=progress_factory)
     failed = sum(record is not None and record.status == "failed" for record in outcomes)
