@@ -164,6 +164,7 @@ def main(argv=None) -> int:
                 official = run_json(official_command(args, config, dtype), env, args.timeout)
                 ours = run_json(our_command(args, config, dtype), our_env, args.timeout)
                 record = {"config": config, "dtype": dtype, "pair": pair, "threads": args.threads,
+                          "warmup": args.warmup, "steps": args.steps,
                           "our_threads": ours.get("threads"), "our_omp_wait_policy": our_env.get("OMP_WAIT_POLICY"),
                           "batch_size": ours.get("batch_size", official.get("batch_size")),
                           "cpu_matmul": ours.get("cpu_matmul"), "compile": args.compile,

@@ -221,7 +221,7 @@ def _command(run: dict) -> str:
              f"--dtypes {run['dtype']}", f"--batch-size {run['batch_size']}"]
     if run.get("threads"):
         parts.append(f"--threads {run['threads']}")
-    parts.append("--warmup 1 --steps 3")
+    parts.append(f"--warmup {run.get('warmup', 1)} --steps {run.get('steps', 3)}")  # lines before 12/2026: 1 and 3
     if "eval" in ours:
         parts.append(f"--eval --eval-steps {ours['eval']['act_steps_timed']}")
         if ours["eval"]["batch_size"] != run["batch_size"]:
