@@ -19,14 +19,15 @@ from audit import stats
 from audit.comparison_tests import (EquivalenceComparison, decide_equivalence_verdict, decide_paired_verdict,
                                     equivalence_comparison, equivalence_family_p, equivalence_seeds, paired_seeds,
                                     paired_test, welch_se_df)
+from audit.proxy_checks import decision_barrier, in_decision_family
 from audit.sources import SourceData, sd_under, seed_counts, single_evaluation, source_stats
 from audit.summary import ComparisonReading, ComparisonResult, ProportionTest, WilsonComparisonReading
-from audit.verdicts import (INCONCLUSIVE, WelchTest, comparison_family_p, decide_comparison_verdict,
+from audit.verdicts import (INCONCLUSIVE, Verdict, WelchTest, comparison_family_p, decide_comparison_verdict,
                             probability_of_improvement, seeds_per_arm, welch_test_from_summaries)
 
 PROPORTION_NOTE = "two single evaluations: measures test-set sampling noise only, not seed-to-seed spread"
-MULTIPLICITY = ("holm over the comparisons of this report with a defined test (Welch, paired t or TOST; "
-                "proxy rows included)")
+MULTIPLICITY = ("holm over the comparisons of this report with a defined test (Welch, paired t or TOST) "
+                "whose arms are comparable or calibrated proxies (a band registered before their runs)")
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class Measured:
     sd_diff: Optional[float] = None
     equivalence: Optional[EquivalenceComparison] = None
     untested: str = "no test"
+    barrier: Optional[str] = None  # why this comparison cannot decide (proxy_checks.decision_barrier)
+    in_family: bool = True  # joins the Holm family (proxy_checks.in_decision_family)
 
 
 def measure(comparison, a: SourceData, b: SourceData, paired: bool = False) -> Measured:
@@ -94,7 +97,8 @@ def measure(comparison, a: SourceData, b: SourceData, paired: bool = False) -> M
         readings=_comparison_readings(a, b, sa, sb), alternative=comparison.alternative,
         margin_pp=comparison.margin_pp, p_equiv=None if equivalence is None else equivalence.p_equiv,
     )
-    return Measured(result, welch, sa.sd, sb.sd, proportion, paired, sd_diff, equivalence, untested)
+    return Measured(result, welch, sa.sd, sb.sd, proportion, paired, sd_diff, equivalence, untested,
+                    barrier=decision_barrier(a, b, sa.mean, sb.mean), in_family=in_decision_family(a, b))
 
 
 def _matched(a: SourceData, b: SourceData) -> tuple[list[float], list[float], Optional[float]]:
@@ -124,14 +128,15 @@ def _equivalence(diff: float, margin_pp: float, sa, sb, sd_diff: Optional[float]
 
 
 def judge_comparisons(measured: Sequence[Measured]) -> list[ComparisonResult]:
-    """Holm over every comparison with a defined test, each contributing one p (`comparison_family_p`:
-    the p of its observed direction; an equivalence its `equivalence_family_p`), then its rule;
-    results in the input order.
+    """Holm over every comparison with a defined test whose arms are comparable or calibrated proxies
+    (`in_family`), each contributing one p (`comparison_family_p`: the p of its observed direction; an
+    equivalence its `equivalence_family_p`), then its rule; a proxy comparison with a `barrier`
+    (proxy_checks.decision_barrier) is INCONCLUSIVE whatever its test says. Results in the input order.
 
     `seeds_needed`: for an INCONCLUSIVE comparison with the SDs known, the seeds per arm that would
     decide it at the observed difference and SDs (before Holm), else None.
     """
-    family = {i: p for i, m in enumerate(measured) if (p := _family_p(m)) is not None}
+    family = {i: p for i, m in enumerate(measured) if m.in_family and (p := _family_p(m)) is not None}
     adjusted = dict(zip(family, stats.holm_adjust(list(family.values()))))
     out = []
     for i, m in enumerate(measured):
@@ -152,6 +157,10 @@ def judge_comparisons(measured: Sequence[Measured]) -> list[ComparisonResult]:
             seeds = None
             if r.diff is not None and m.sd_a is not None and m.sd_b is not None:
                 seeds = seeds_per_arm(r.diff, m.sd_a, m.sd_b)
+        if m.barrier is not None:  # a proxy unfit to rank: its tests stay in the row, the verdict does not
+            found = verdict.reason.removeprefix("at proxy scale: ").removesuffix("; no test")
+            alone = found if verdict.label == INCONCLUSIVE else f"its test alone would say {verdict.label}: {found}"
+            verdict, seeds = Verdict(INCONCLUSIVE, f"at proxy scale: {m.barrier}; {alone}"), None
         out.append(replace(r, p_adjusted=p_adjusted, verdict=verdict.label, reason=verdict.reason,
                            seeds_needed=seeds if verdict.label == INCONCLUSIVE else None))
     return out

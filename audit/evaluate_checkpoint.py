@@ -139,7 +139,7 @@ def evaluate_checkpoint(registry, claim_id: str, checkpoint: Path | str, *, runs
     is compared; official: every name and shape is). Returns the written record; the same
     checkpoint and seed evaluated again replaces its record. Raises InputError on bad input.
     """
-    from audit.runner import _evaluation, code_version, run_lock
+    from audit.runner import code_version, record_evaluation, run_lock
 
     claim = registry.claim(claim_id)
     profile = profile or DEFAULT_PROFILE
@@ -157,7 +157,7 @@ def evaluate_checkpoint(registry, claim_id: str, checkpoint: Path | str, *, runs
     started, clock = _now(), time.monotonic()
     evaluation, data = score(cfg, loaded, device=device, data_cache=Path(data_cache))
     wall = time.monotonic() - clock
-    final = _evaluation(evaluation, claim.metric)
+    final = record_evaluation(evaluation, claim.metric)
     if final is None:
         raise InputError(f"{claim_id}: the evaluation gave no {claim.metric!r} (task {cfg.data.task})")
     record = {

@@ -2,7 +2,9 @@
 
 A proxy profile is judged only against what it registered before its verdict runs (`band` in the
 claims file), never against the paper's number. Its comparisons are decided by the comparison rule
-(audit.comparisons); this module says whether the arms they compare are fit to decide anything:
+(audit.comparisons); this module says whether the arms they compare are fit to decide anything.
+Enforced (`decision_barrier`, `in_decision_family`): a proxy is calibrated (a band registered) and
+graded; shown beside the verdicts, not enforced: the seed spread and the regime.
 
 * graded: the arm's mean lies strictly inside GRADED (a saturated or empty arm cannot rank);
 * seed spread: its SD over seeds is at most SD_TARGET_PP (Sudoku and Maze; ARC pass@2 moves in
@@ -136,14 +138,15 @@ def proxy_checks(registry, records: Iterable) -> list[ProxyCheck]:
             if profile.comparable or profile.band is None:
                 continue
             records_here = sorted(by_key.get((claim.runs_of or claim.id, name), []), key=lambda r: r.seed)
-            runs = tuple(_arm_run(record, claim) for record in records_here if standing(record, claim).counts)
+            standings = ((record, standing(record, claim)) for record in records_here)
+            runs = tuple(_arm_run(record, claim, here.evaluation) for record, here in standings if here.counts)
             checks.append(ProxyCheck(claim.id, name, profile.data.task, runs, tuple(profile.seeds),
                                      tuple(profile.band), profile.regime))
     return checks
 
 
-def _arm_run(record, claim) -> ArmRun:
-    chosen = standing(record, claim).evaluation
+def _arm_run(record, claim, chosen) -> ArmRun:
+    """The run's numbers; `chosen` is the evaluation its standing selected (the claim's checkpoint rule)."""
     token = chosen.metrics.get("accuracy")
     raw = record.raw_final.value if record.raw_final is not None and claim.protocol.weights != "raw" else None
     return ArmRun(record.seed, chosen.value, None if token is None else 100.0 * token,
@@ -178,6 +181,34 @@ def train_exact_tail(metrics_csv: Path, tail: float = TRAIN_TAIL) -> Optional[fl
     last = max(step for step, _ in rows)
     values = [v for step, v in rows if step > last * (1 - tail) and math.isfinite(v)]
     return 100.0 * sum(values) / len(values) if values else None
+
+
+def decision_barrier(a, b, mean_a: Optional[float], mean_b: Optional[float]) -> Optional[str]:
+    """Why a comparison of two sources (audit.sources.SourceData) cannot decide anything, or None.
+
+    Only on proxies (both arms comparable: None). An uncalibrated proxy, one that registered no band
+    before its runs (the minutes-long `smoke` profiles), was never designed to rank: its comparisons
+    are shown with their tests, outside the Holm family (`in_decision_family`). A calibrated arm whose
+    mean is not graded (outside GRADED, a saturated or empty arm) cannot rank either: its comparison
+    stays in the family, registered before its runs, but is INCONCLUSIVE.
+    """
+    if a.comparable and b.comparable:
+        return None
+    uncalibrated = [arm for arm, source in (("a", a), ("b", b)) if not source.comparable and source.band is None]
+    if uncalibrated:
+        return (f"an uncalibrated proxy (arm {' and '.join(uncalibrated)}: no band registered before its runs) "
+                "ranks nothing; its test is shown, outside the Holm family")
+    for arm, mean in (("a", mean_a), ("b", mean_b)):
+        if mean is not None and not GRADED[0] < mean < GRADED[1]:
+            return (f"arm {arm} is not graded (mean {mean:.2f}%, outside ({GRADED[0]:g}, {GRADED[1]:g})): "
+                    "a saturated or empty arm cannot rank")
+    return None
+
+
+def in_decision_family(a, b) -> bool:
+    """Whether a comparison of these sources joins the Holm family: comparable or calibrated arms only.
+    Membership follows registration alone (a band committed before the runs), never the results."""
+    return all(source.comparable or source.band is not None for source in (a, b))
 
 
 def _mean(values: Sequence[Optional[float]]) -> Optional[float]:

@@ -29,7 +29,6 @@ from audit.errors import InputError
 from audit.evidence import checkpoint_rule
 from audit.figures import PLOTS_DIR, ordered_claims, run_status
 from audit import proxy_checks as targets
-from audit.proxy_checks import proxy_checks
 from audit.records import EXTERNAL_DIR, read_records, write_bytes_atomic
 from audit.report_inputs import changed_input, input_checksums
 from audit.run_provenance import checkpoint_row, code_label, dirty_warnings, record_source
@@ -126,7 +125,7 @@ def build_context(inputs: Inputs, summary: Summary, figures: Mapping) -> dict:
         "problems": list(summary.problems),
         "warnings": fraction_warnings(registry, inputs.externals) + dirty_warnings(registry, inputs.records, summary),
         "holm_family": holm_family(summary),
-        "proxy_checks": proxy_checks(registry, inputs.records),
+        "proxy_checks": targets.proxy_checks(registry, inputs.records),
         "proxy_rules": PROXY_RULES,
         "in_short": in_short(summary),
         "comparison_family": [f"{k.id} ({k.source})" for k in summary.comparisons if k.p_adjusted is not None],

@@ -85,7 +85,7 @@ def code_version() -> dict:
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 
-def _evaluation(result_eval: Optional[dict], metric: str) -> Optional[dict]:
+def record_evaluation(result_eval: Optional[dict], metric: str) -> Optional[dict]:
     """The trainer's evaluation (fractions) as the record's (percent of the claim's metric, with counts)."""
     if result_eval is None or metric not in result_eval["metrics"]:
         return None
@@ -108,8 +108,8 @@ def build_record(spec: RunSpec, result: dict, *, started: str, ended: str) -> di
     environment = dict(result.get("environment") or {})
     devices = int(environment.get("world_size") or 1)
     wall = float(result.get("wall_time_s") or 0.0)
-    final = _evaluation(result.get("final"), metric)
-    raw = {key: _evaluation(result[key], metric) for key in ("raw_final", "raw_best") if result.get(key)}
+    final = record_evaluation(result.get("final"), metric)
+    raw = {key: record_evaluation(result[key], metric) for key in ("raw_final", "raw_best") if result.get(key)}
     status = result["status"]
     error = result.get("error")
     if status == "completed" and final is None:
@@ -137,7 +137,7 @@ def build_record(spec: RunSpec, result: dict, *, started: str, ended: str) -> di
         "total_steps": result.get("total_steps"),
         "evaluations": result.get("evaluations") or [],
         "final": final,
-        "best": _evaluation(result.get("best"), metric),
+        "best": record_evaluation(result.get("best"), metric),
         "selected": checkpoint_rule(spec.claim),
         **raw,
     }

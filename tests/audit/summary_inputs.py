@@ -1,5 +1,6 @@
 """Inputs for the summary tests (test_aggregate.py, test_comparisons.py): run records as the runner
 writes them, external result sets, and the summary as summary.json holds it."""
+import tempfile
 from pathlib import Path
 
 from audit.aggregate import build_summary
@@ -11,9 +12,22 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def two_claims_registry():
-    """tests/data/two_claims.yaml: toy/alpha (claimed 90) and toy/beta (claimed 80), alpha-vs-beta."""
-    return load_registry([DATA / "two_claims.yaml"])
+def two_claims_registry(calibrated: bool = False):
+    """tests/data/two_claims.yaml: toy/alpha (claimed 90) and toy/beta (claimed 80), alpha-vs-beta.
+
+    `calibrated`: every proxy profile registers a band ([0, 100]), so its comparisons can decide and
+    join the Holm family (audit.proxy_checks.in_decision_family); as written they are uncalibrated."""
+    if not calibrated:
+        return load_registry([DATA / "two_claims.yaml"])
+    return load_registry([calibrated_copy(DATA / "two_claims.yaml", Path(tempfile.mkdtemp()))])
+
+
+def calibrated_copy(claims_file: Path, directory: Path, text: str | None = None) -> Path:
+    """A copy of a claims file (or of `text`) in `directory` whose proxy profiles register the band [0, 100]."""
+    text = claims_file.read_text() if text is None else text
+    path = directory / claims_file.name
+    path.write_text(text.replace("comparable: false\n", "comparable: false\n        band: [0, 100]\n"))
+    return path
 
 
 def record(registry, claim_id, profile, seed, value=None, total=100, status="completed", config_hash=None):

@@ -8,7 +8,7 @@ import pytest
 from scipy import stats as sps
 
 from audit import stats, verdicts
-from summary_inputs import (external_set, external_set_from_values, real_summary_json, record, results_of,
+from summary_inputs import (calibrated_copy, external_set, external_set_from_values, real_summary_json, record, results_of,
                             results_of_list, summary_json, two_claims_registry)
 
 COMPARISON_KEYS = {"id", "a", "b", "source", "kind", "diff", "z", "p_z", "t", "df", "p_welch", "p_adjusted",
@@ -17,7 +17,7 @@ COMPARISON_KEYS = {"id", "a", "b", "source", "kind", "diff", "z", "p_z", "t", "d
 
 @pytest.fixture(scope="module")
 def registry():
-    return two_claims_registry()
+    return two_claims_registry(calibrated=True)
 
 
 @pytest.fixture(scope="module")
@@ -177,8 +177,7 @@ def test_an_equivalence_comparison_gets_its_tost_in_the_family(tmp_path):
     text = (DATA / "two_claims.yaml").read_text().replace('statement: "alpha beats beta"',
                                                           'statement: "alpha and beta alike"\n'
                                                           '    alternative: equivalent\n    margin_pp: 2.0')
-    (tmp_path / "claims.yaml").write_text(text)
-    equiv = load_registry([tmp_path / "claims.yaml"])
+    equiv = load_registry([calibrated_copy(DATA / "two_claims.yaml", tmp_path, text)])
     a_vals, b_vals = [60.0, 60.5, 59.5, 60.2], [59.8, 60.4, 59.9, 60.1]
     records = ([record(equiv, "toy/alpha", "smoke", k, v) for k, v in enumerate(a_vals)]
                + [record(equiv, "toy/beta", "smoke", k, v) for k, v in enumerate(b_vals)])
@@ -195,3 +194,45 @@ def test_an_equivalence_comparison_gets_its_tost_in_the_family(tmp_path):
     (row,) = summary_json(equiv, flat, [])["comparisons"]
     assert row["verdict"] == verdicts.INCONCLUSIVE and row["p_equiv"] is None and row["p_adjusted"] is None
     assert row["reason"].endswith("no seed spread (every seed of each arm equal), so the TOST is undefined")
+
+
+def test_an_uncalibrated_proxy_decides_nothing_and_stays_out_of_the_family(tmp_path):
+    """No band registered before the runs (the smoke profiles): the test is shown, the verdict is
+    INCONCLUSIVE whatever it says, and the comparison takes no place in the Holm family."""
+    bare = two_claims_registry()
+    a_vals, b_vals = [60.0, 64.0, 62.0], [50.0, 51.0, 52.0]  # calibrated, this decides a > b
+    records = ([record(bare, "toy/alpha", "smoke", k, v) for k, v in enumerate(a_vals)]
+               + [record(bare, "toy/beta", "smoke", k, v) for k, v in enumerate(b_vals)])
+    (row,) = summary_json(bare, records, [])["comparisons"]
+    assert row["p_welch"] == pytest.approx(sps.ttest_ind(a_vals, b_vals, equal_var=False, alternative="greater").pvalue)
+    assert row["p_adjusted"] is None and row["verdict"] == verdicts.INCONCLUSIVE and row["seeds_needed"] is None
+    assert "an uncalibrated proxy (arm a and b: no band registered" in row["reason"]
+    calibrated = two_claims_registry(calibrated=True)
+    records = ([record(calibrated, "toy/alpha", "smoke", k, v) for k, v in enumerate(a_vals)]
+               + [record(calibrated, "toy/beta", "smoke", k, v) for k, v in enumerate(b_vals)])
+    (row,) = summary_json(calibrated, records, [])["comparisons"]
+    assert row["verdict"] == verdicts.SUPPORTED and row["p_adjusted"] == pytest.approx(row["p_welch"])
+
+
+def test_an_arm_that_is_not_graded_cannot_rank_but_keeps_its_family_place(registry, tmp_path):
+    """A saturated arm (mean >= 95%): INCONCLUSIVE, saying what its test alone would say; its p still
+    counts in the Holm family (membership follows registration, never the results)."""
+    a_sat, b_vals = [99.0, 99.5, 99.8], [50.0, 51.0, 52.0]
+    records = ([record(registry, "toy/alpha", "smoke", k, v) for k, v in enumerate(a_sat)]
+               + [record(registry, "toy/beta", "smoke", k, v) for k, v in enumerate(b_vals)])
+    ext = external_set(tmp_path, "pub", """
+source: {title: A paper}
+comparable: true
+results:
+  - {claim: toy/alpha, mean: 50.0, pm: 2.0, pm_kind: sd, n_seeds: 5}
+  - {claim: toy/beta, mean: 60.0, pm: 2.0, pm_kind: sd, n_seeds: 5}
+""")
+    rows = {r["source"]: r for r in summary_json(registry, records, [ext])["comparisons"]}
+    smoke, pub = rows["smoke"], rows["pub"]
+    p_smoke = sps.ttest_ind(a_sat, b_vals, equal_var=False, alternative="greater").pvalue
+    p_pub = sps.ttest_ind_from_stats(50.0, 2.0, 5, 60.0, 2.0, 5, equal_var=False, alternative="less").pvalue
+    assert (smoke["p_adjusted"], pub["p_adjusted"]) == pytest.approx(stats.holm_adjust([p_smoke, p_pub]))
+    assert smoke["verdict"] == verdicts.INCONCLUSIVE and smoke["seeds_needed"] is None
+    assert "arm a is not graded (mean 99.43%, outside (5, 95))" in smoke["reason"]
+    assert "its test alone would say SUPPORTED" in smoke["reason"]
+    assert pub["verdict"] == verdicts.CONTRADICTED
