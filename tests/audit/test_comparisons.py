@@ -45,9 +45,9 @@ def test_comparison_from_raw_values_on_a_shared_proxy_source(registry):
     assert row["seeds_needed"] == verdicts.seeds_per_arm(row["diff"], 2.0, np.std(b_vals, ddof=1))
 
 
-def test_comparisons_share_one_holm_family_and_get_verdicts(registry, tmp_path):
-    """Two sources with both arms: each contributes its observed direction's Welch p to one family."""
-    a_smoke, b_smoke = [60.0, 64.0, 62.0], [50.0, 51.0, 52.0]  # a > b clearly
+def smoke_beside_a_published_pair(registry, tmp_path, a_smoke, b_smoke):
+    """The comparison on the smoke runs (these values) and on a published pair where b > a (50 vs 60,
+    SD 2, 5 seeds): (smoke row, published row, smoke Welch p(a > b), published Welch p(b > a))."""
     records = ([record(registry, "toy/alpha", "smoke", k, v) for k, v in enumerate(a_smoke)]
                + [record(registry, "toy/beta", "smoke", k, v) for k, v in enumerate(b_smoke)])
     ext = external_set(tmp_path, "pub", """
@@ -58,9 +58,15 @@ results:
   - {claim: toy/beta, mean: 60.0, pm: 2.0, pm_kind: sd, n_seeds: 5}
 """)
     rows = {r["source"]: r for r in summary_json(registry, records, [ext])["comparisons"]}
-    smoke, pub = rows["smoke"], rows["pub"]
     p_smoke = sps.ttest_ind(a_smoke, b_smoke, equal_var=False, alternative="greater").pvalue
     p_pub = sps.ttest_ind_from_stats(50.0, 2.0, 5, 60.0, 2.0, 5, equal_var=False, alternative="less").pvalue
+    return rows["smoke"], rows["pub"], p_smoke, p_pub
+
+
+def test_comparisons_share_one_holm_family_and_get_verdicts(registry, tmp_path):
+    """Two sources with both arms: each contributes its observed direction's Welch p to one family."""
+    smoke, pub, p_smoke, p_pub = smoke_beside_a_published_pair(registry, tmp_path, [60.0, 64.0, 62.0],
+                                                               [50.0, 51.0, 52.0])  # a > b clearly
     assert (smoke["p_adjusted"], pub["p_adjusted"]) == pytest.approx(stats.holm_adjust([p_smoke, p_pub]))
     assert smoke["verdict"] == verdicts.SUPPORTED and smoke["seeds_needed"] is None
     assert pub["verdict"] == verdicts.CONTRADICTED and "p(b > a)" in pub["reason"]
@@ -217,20 +223,8 @@ def test_an_uncalibrated_proxy_decides_nothing_and_stays_out_of_the_family(tmp_p
 def test_an_arm_that_is_not_graded_cannot_rank_but_keeps_its_family_place(registry, tmp_path):
     """A saturated arm (mean >= 95%): INCONCLUSIVE, saying what its test alone would say; its p still
     counts in the Holm family (membership follows registration, never the results)."""
-    a_sat, b_vals = [99.0, 99.5, 99.8], [50.0, 51.0, 52.0]
-    records = ([record(registry, "toy/alpha", "smoke", k, v) for k, v in enumerate(a_sat)]
-               + [record(registry, "toy/beta", "smoke", k, v) for k, v in enumerate(b_vals)])
-    ext = external_set(tmp_path, "pub", """
-source: {title: A paper}
-comparable: true
-results:
-  - {claim: toy/alpha, mean: 50.0, pm: 2.0, pm_kind: sd, n_seeds: 5}
-  - {claim: toy/beta, mean: 60.0, pm: 2.0, pm_kind: sd, n_seeds: 5}
-""")
-    rows = {r["source"]: r for r in summary_json(registry, records, [ext])["comparisons"]}
-    smoke, pub = rows["smoke"], rows["pub"]
-    p_smoke = sps.ttest_ind(a_sat, b_vals, equal_var=False, alternative="greater").pvalue
-    p_pub = sps.ttest_ind_from_stats(50.0, 2.0, 5, 60.0, 2.0, 5, equal_var=False, alternative="less").pvalue
+    smoke, pub, p_smoke, p_pub = smoke_beside_a_published_pair(registry, tmp_path, [99.0, 99.5, 99.8],
+                                                               [50.0, 51.0, 52.0])  # a saturated
     assert (smoke["p_adjusted"], pub["p_adjusted"]) == pytest.approx(stats.holm_adjust([p_smoke, p_pub]))
     assert smoke["verdict"] == verdicts.INCONCLUSIVE and smoke["seeds_needed"] is None
     assert "arm a is not graded (mean 99.43%, outside (5, 95))" in smoke["reason"]
