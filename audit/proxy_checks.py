@@ -3,8 +3,8 @@
 A proxy profile is judged only against what it registered before its verdict runs (`band` in the
 claims file), never against the paper's number. Its comparisons are decided by the comparison rule
 (audit.comparisons); this module says whether the arms they compare are fit to decide anything.
-Enforced (`decision_barrier`, `in_decision_family`): a proxy is calibrated (a band registered) and
-graded; shown beside the verdicts, not enforced: the seed spread and the regime.
+Enforced (`decision_barrier`, `in_decision_family`): a proxy is calibrated (a band registered), graded
+and, where it declares one, in its regime; shown beside the verdicts, not enforced: the seed spread.
 
 * graded: the arm's mean lies strictly inside GRADED (a saturated or empty arm cannot rank);
 * seed spread: its SD over seeds is at most SD_TARGET_PP (Sudoku and Maze; ARC pass@2 moves in
@@ -69,7 +69,7 @@ class ProxyCheck:
 
     @property
     def mean(self) -> Optional[float]:
-        return _mean([r.value for r in self.runs])
+        return mean_if_complete([r.value for r in self.runs])
 
     @property
     def sd(self) -> Optional[float]:
@@ -94,26 +94,23 @@ class ProxyCheck:
 
     @property
     def token_accuracy(self) -> Optional[float]:
-        return _mean([r.token_accuracy for r in self.runs])
+        return mean_if_complete([r.token_accuracy for r in self.runs])
 
     @property
     def last_evals_mean(self) -> Optional[float]:
-        return _mean([r.last_evals_mean for r in self.runs])
+        return mean_if_complete([r.last_evals_mean for r in self.runs])
 
     @property
     def raw_mean(self) -> Optional[float]:
-        return _mean([r.raw_value for r in self.runs])
+        return mean_if_complete([r.raw_value for r in self.runs])
 
     @property
     def train_exact(self) -> Optional[float]:
-        return _mean([r.train_exact for r in self.runs])
+        return mean_if_complete([r.train_exact for r in self.runs])
 
     @property
     def regime_holds(self) -> Optional[bool]:
-        """Overfit regime: train solved, test far lower; None where no regime is declared or no data."""
-        if self.regime != "overfit" or self.train_exact is None or self.mean is None:
-            return None
-        return self.train_exact >= REGIME_TRAIN_MIN and self.mean <= self.train_exact - REGIME_GAP_PP
+        return regime_holds(self.regime, self.train_exact, self.mean)
 
     @property
     def meets_targets(self) -> Optional[bool]:
@@ -160,7 +157,7 @@ def _last_evals_mean(record, claim) -> Optional[float]:
     last = record.evaluations[-LAST_EVALS:]
     values = [((e.get("raw") or {}) if raw else e).get("metrics", {}).get(record.metric) for e in last]
     values = [100.0 * v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
-    return _mean(values) if last and len(values) == len(last) else None
+    return mean_if_complete(values) if last and len(values) == len(last) else None
 
 
 def train_exact_tail(metrics_csv: Path, tail: float = TRAIN_TAIL) -> Optional[float]:
@@ -183,14 +180,23 @@ def train_exact_tail(metrics_csv: Path, tail: float = TRAIN_TAIL) -> Optional[fl
     return 100.0 * sum(values) / len(values) if values else None
 
 
+def regime_holds(regime: Optional[str], train_exact: Optional[float], test_mean: Optional[float]) -> Optional[bool]:
+    """The overfit regime: training puzzles solved (train exact >= REGIME_TRAIN_MIN) while the test mean is
+    at least REGIME_GAP_PP lower; None where no regime is declared or a number is missing."""
+    if regime != "overfit" or train_exact is None or test_mean is None:
+        return None
+    return train_exact >= REGIME_TRAIN_MIN and test_mean <= train_exact - REGIME_GAP_PP
+
+
 def decision_barrier(a, b, mean_a: Optional[float], mean_b: Optional[float]) -> Optional[str]:
     """Why a comparison of two sources (audit.sources.SourceData) cannot decide anything, or None.
 
     Only on proxies (both arms comparable: None). An uncalibrated proxy, one that registered no band
     before its runs (the minutes-long `smoke` profiles), was never designed to rank: its comparisons
     are shown with their tests, outside the Holm family (`in_decision_family`). A calibrated arm whose
-    mean is not graded (outside GRADED, a saturated or empty arm) cannot rank either: its comparison
-    stays in the family, registered before its runs, but is INCONCLUSIVE.
+    mean is not graded (outside GRADED, a saturated or empty arm), or that declared a regime its runs
+    are not in (`regime_holds`), cannot rank either: its comparison stays in the family, registered
+    before its runs, but is INCONCLUSIVE.
     """
     if a.comparable and b.comparable:
         return None
@@ -198,10 +204,13 @@ def decision_barrier(a, b, mean_a: Optional[float], mean_b: Optional[float]) -> 
     if uncalibrated:
         return (f"an uncalibrated proxy (arm {' and '.join(uncalibrated)}: no band registered before its runs) "
                 "ranks nothing; its test is shown, outside the Holm family")
-    for arm, mean in (("a", mean_a), ("b", mean_b)):
+    for arm, source, mean in (("a", a, mean_a), ("b", b, mean_b)):
         if mean is not None and not GRADED[0] < mean < GRADED[1]:
             return (f"arm {arm} is not graded (mean {mean:.2f}%, outside ({GRADED[0]:g}, {GRADED[1]:g})): "
                     "a saturated or empty arm cannot rank")
+        if regime_holds(source.regime, source.train_exact, mean) is False:
+            return (f"arm {arm} is not in its declared {source.regime} regime (train exact {source.train_exact:.2f}%, "
+                    f"test {mean:.2f}%: needs train >= {REGIME_TRAIN_MIN:g}% and test >= {REGIME_GAP_PP:g} pp lower)")
     return None
 
 
@@ -211,6 +220,7 @@ def in_decision_family(a, b) -> bool:
     return all(source.comparable or source.band is not None for source in (a, b))
 
 
-def _mean(values: Sequence[Optional[float]]) -> Optional[float]:
+def mean_if_complete(values: Sequence[Optional[float]]) -> Optional[float]:
+    """The mean when every value is known, else None (one run without the number leaves the arm's unknown)."""
     present = [v for v in values if v is not None]
     return sum(present) / len(present) if present and len(present) == len(values) else None

@@ -21,6 +21,7 @@ from typing import Iterable, Optional, Sequence
 
 from audit import stats
 from audit.evidence import standing
+from audit.proxy_checks import mean_if_complete, train_exact_tail
 from audit.registry import resolve_profile
 
 KINDS = ("profile", "checkpoint", "external")
@@ -81,6 +82,8 @@ class SourceData:
     data_seed: Optional[str] = None  # a profile's `data_seed` policy ('run' or 'fixed'); None for external results
     not_comparable: tuple[str, ...] = ()  # why a profile declared comparable is not, from its runs' data
     band: Optional[tuple[float, float]] = None  # a proxy profile's registered band: a calibrated proxy
+    regime: Optional[str] = None  # a proxy profile's declared regime ('overfit'), checked on its runs
+    train_exact: Optional[float] = None  # regime profiles: mean train exact accuracy (percent) late in the counted runs
 
     @property
     def diverged(self) -> int:
@@ -132,10 +135,12 @@ def _profile_source(claim, name: str, records: Sequence, kind: str = "profile") 
     each record judged by audit.evidence.standing."""
     profile = resolve_profile(claim, name)  # a budget cut 'paper@max-steps-N' is its own, non-comparable source
     trained = kind == "profile"
-    runs, excluded, gaps = [], [], []
+    runs, excluded, gaps, train_exact = [], [], [], []
     for record in sorted(records, key=lambda r: r.seed):
         found = standing(record, claim)
         if found.counts:
+            if profile is not None and profile.regime is not None:  # only a regime needs the training curve
+                train_exact.append(train_exact_tail(record.path.parent / "metrics.csv"))
             chosen = found.evaluation
             runs.append(RunValue(record.seed, chosen.value, chosen.correct, chosen.total, found.diverged_at))
             gaps.append(found.not_comparable)
@@ -151,7 +156,9 @@ def _profile_source(claim, name: str, records: Sequence, kind: str = "profile") 
                       # The profile's seeds are what `run` trains; evaluated checkpoints declare none.
                       declared_seeds=tuple(profile.seeds) if profile is not None and trained else None,
                       data_seed=profile.data_seed if profile is not None and trained else None,
-                      band=tuple(profile.band) if profile is not None and profile.band is not None else None)
+                      band=tuple(profile.band) if profile is not None and profile.band is not None else None,
+                      regime=profile.regime if profile is not None else None,
+                      train_exact=mean_if_complete(train_exact))
 
 
 def _gap_reasons(gaps: list[Optional[str]]) -> tuple[str, ...]:

@@ -8,8 +8,9 @@ import pytest
 from scipy import stats as sps
 
 from audit import stats, verdicts
-from summary_inputs import (calibrated_copy, external_set, external_set_from_values, real_summary_json, record, results_of,
-                            results_of_list, summary_json, two_claims_registry)
+from audit.registry import load_registry
+from summary_inputs import (DATA, calibrated_copy, external_set, external_set_from_values, real_summary_json, record,
+                            results_of, results_of_list, summary_json, two_claims_registry)
 
 COMPARISON_KEYS = {"id", "a", "b", "source", "kind", "diff", "z", "p_z", "t", "df", "p_welch", "p_adjusted",
                    "verdict", "reason", "poi", "seeds_needed"}
@@ -177,9 +178,6 @@ def test_h3l6_vs_h3l4_under_each_reading(real_summary):
 def test_an_equivalence_comparison_gets_its_tost_in_the_family(tmp_path):
     from statsmodels.stats.weightstats import ttost_ind
 
-    from audit.registry import load_registry
-    from summary_inputs import DATA
-
     text = (DATA / "two_claims.yaml").read_text().replace('statement: "alpha beats beta"',
                                                           'statement: "alpha and beta alike"\n'
                                                           '    alternative: equivalent\n    margin_pp: 2.0')
@@ -230,3 +228,28 @@ def test_an_arm_that_is_not_graded_cannot_rank_but_keeps_its_family_place(regist
     assert "arm a is not graded (mean 99.43%, outside (5, 95))" in smoke["reason"]
     assert "its test alone would say SUPPORTED" in smoke["reason"]
     assert pub["verdict"] == verdicts.CONTRADICTED
+
+
+def test_an_arm_outside_its_declared_regime_cannot_rank(tmp_path):
+    """A proxy that declares `regime: overfit` ranks only while its runs are in it: the training puzzles
+    solved (train exact >= 90% late in the run, read from each run's metrics.csv) and the test far lower."""
+    text = calibrated_copy(DATA / "two_claims.yaml", tmp_path).read_text()
+    (tmp_path / "claims.yaml").write_text(text.replace("band: [0, 100]\n", "band: [0, 100]\n        regime: overfit\n"))
+    overfit = load_registry([tmp_path / "claims.yaml"])
+
+    def runs(claim_id, values, train_exact):
+        out = []
+        for seed, value in enumerate(values):
+            path = tmp_path / "runs" / claim_id / "smoke" / f"seed-{seed}" / "run.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            rows = "".join(f"{step},train,exact_accuracy,{train_exact / 100}\n" for step in range(1, 11))
+            (path.parent / "metrics.csv").write_text("step,split,metric,value\n" + rows)
+            out.append(replace(record(overfit, claim_id, "smoke", seed, value), path=path))
+        return out
+
+    a_vals, b_vals = [60.0, 64.0, 62.0], [50.0, 51.0, 52.0]
+    (row,) = summary_json(overfit, runs("toy/alpha", a_vals, 99.0) + runs("toy/beta", b_vals, 60.0), [])["comparisons"]
+    assert row["verdict"] == verdicts.INCONCLUSIVE and row["p_adjusted"] is not None  # still a family member
+    assert "arm b is not in its declared overfit regime (train exact 60.00%, test 51.00%" in row["reason"]
+    (row,) = summary_json(overfit, runs("toy/alpha", a_vals, 99.0) + runs("toy/beta", b_vals, 95.0), [])["comparisons"]
+    assert row["verdict"] == verdicts.SUPPORTED
