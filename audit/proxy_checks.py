@@ -78,7 +78,7 @@ class ProxyCheck:
 
     @property
     def graded(self) -> Optional[bool]:
-        return None if self.mean is None else GRADED[0] < self.mean < GRADED[1]
+        return is_graded(self.mean)
 
     @property
     def sd_target(self) -> Optional[float]:
@@ -180,6 +180,11 @@ def train_exact_tail(metrics_csv: Path, tail: float = TRAIN_TAIL) -> Optional[fl
     return 100.0 * sum(values) / len(values) if values else None
 
 
+def is_graded(mean: Optional[float]) -> Optional[bool]:
+    """Whether an arm's mean lies strictly inside GRADED (it can move either way); None without a mean."""
+    return None if mean is None else GRADED[0] < mean < GRADED[1]
+
+
 def regime_holds(regime: Optional[str], train_exact: Optional[float], test_mean: Optional[float]) -> Optional[bool]:
     """The overfit regime: training puzzles solved (train exact >= REGIME_TRAIN_MIN) while the test mean is
     at least REGIME_GAP_PP lower; None where no regime is declared or a number is missing."""
@@ -205,7 +210,7 @@ def decision_barrier(a, b, mean_a: Optional[float], mean_b: Optional[float]) -> 
         return (f"an uncalibrated proxy (arm {' and '.join(uncalibrated)}: no band registered before its runs) "
                 "ranks nothing; its test is shown, outside the Holm family")
     for arm, source, mean in (("a", a, mean_a), ("b", b, mean_b)):
-        if mean is not None and not GRADED[0] < mean < GRADED[1]:
+        if is_graded(mean) is False:
             return (f"arm {arm} is not graded (mean {mean:.2f}%, outside ({GRADED[0]:g}, {GRADED[1]:g})): "
                     "a saturated or empty arm cannot rank")
         if regime_holds(source.regime, source.train_exact, mean) is False:
