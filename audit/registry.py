@@ -140,6 +140,9 @@ class Profile:
         "the report checks it (audit/proxy_checks.py)"))
     seeds: tuple[int, ...] = spec((0,), check=seed_list_problem, doc=(
         "run seeds `trm-audit run` trains: a list [0, 1, 2] or a string of ranges '0-4', '0,2,5-7'"))
+    seeds_note: str = spec("", doc=(
+        "how the seed list came to be, where seeds were added after results were seen (an interim look, "
+        "which the p-values do not correct for): shown beside the declared seeds in the report"))
     data_seed: Literal["run", "fixed"] = spec("run", doc=(
         "run: seed k builds its data with data.seed + k (its own subset and augmentations, as the official "
         "unseeded builders give every run); fixed: every seed trains on the data of data.seed"))
