@@ -75,7 +75,7 @@ def describe_result(claim, source: SourceData) -> SourceResult:
         published=None if pub is None else PublishedEntry(pub.mean, pub.pm, pub.pm_kind, pub.n_seeds,
                                                           pub.test_size),
         readings=readings(pub) if pub else None,
-        declared_seeds=source.declared_seeds, data_seed=source.data_seed,
+        declared_seeds=source.declared_seeds, seeds_note=source.seeds_note, data_seed=source.data_seed,
         diverged=source.diverged, divergence=divergence_note(source, checkpoint_rule(claim)),
         not_comparable=tuple(source.not_comparable),
     )

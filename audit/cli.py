@@ -83,7 +83,8 @@ def claims(paths, as_json, no_count, show_id, profile_name):
 @cli.command()
 @click.argument("claims_files", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--claim", "claim_ids", multiple=True, help="Only this claim id (repeatable).")
-@click.option("--profile", default=None, help="Profile to run (default: smoke, a CPU proxy).")
+@click.option("--profile", "profiles", multiple=True, help="Profile to run (repeatable; default: smoke, a CPU "
+              "proxy). Without --claim, every claim that has it; the plan names those that do not.")
 @click.option("--seeds", default=None, help="Seeds to train instead of those the profile declares: numbers "
               "and ranges, e.g. 0-4 or 0,2,5-7 (default: the declared seeds).")
 @click.option("--runs-dir", default="runs", type=click.Path(file_okay=False, path_type=str), show_default=True)
@@ -114,7 +115,7 @@ def claims(paths, as_json, no_count, show_id, profile_name):
 @click.option("--json", "as_json", is_flag=True, help="Print the plan and each run's outcome as one JSON document "
               "on stdout; progress lines go to stderr.")
 @translate_errors
-def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_node, parallel, launcher,
+def run(claims_files, claim_ids, profiles, seeds, runs_dir, device, nproc_per_node, parallel, launcher,
         partition, gpus_per_node, time_min, account, data_cache, rerun_stale, threads, max_steps, costs_file,
         track, dry_run, as_json):
     """Train what is missing for CLAIMS_FILES: (claim x profile x seed); completed runs are skipped."""
@@ -132,7 +133,7 @@ def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_nod
     from audit.evidence import checkpoint_rule, selected_evaluation
     from audit.json_documents import outcome_json, planned_json
     from audit.launch import LaunchOptions, check_environment, execute, resolve_device
-    from audit.plan import assess, describe_seeds, expand_plan, format_plan
+    from audit.plan import assess, claims_without, describe_seeds, expand_plan, format_plan
     from audit.registry import budget_cut_name, load_registry
     from audit.seed_lists import parse_seed_list
 
@@ -140,26 +141,32 @@ def run(claims_files, claim_ids, profile, seeds, runs_dir, device, nproc_per_nod
     override = None if seeds is None else list(parse_seed_list(seeds, "--seeds"))
     claim_ids = tuple(dict.fromkeys(claim_ids))  # --claim X --claim X plans X once
     registry = load_registry(claims_files)
-    if profile is None:
-        profile = "smoke"
+    profiles = tuple(dict.fromkeys(profiles))  # --profile X --profile X plans X once
+    if not profiles:
+        profiles = ("smoke",)
         say("profile: smoke (the default: a CPU proxy of each claim, not comparable with the paper; "
             "use --profile paper for the paper's setup)")
     else:
-        say(f"profile: {profile}")
-    specs = expand_plan(registry, profile=profile, seeds=override, runs_dir=Path(runs_dir), claim_ids=claim_ids,
-                        max_steps=max_steps)
-    if max_steps is not None:
-        say(f"a quick try: at most {max_steps} optimizer steps per run, recorded as profile "
-            f"{budget_cut_name(profile, max_steps)} (not comparable, never pooled with {profile})")
+        say(f"profile{'s' if len(profiles) > 1 else ''}: {', '.join(profiles)}")
+    specs = []
+    for profile in profiles:
+        specs += expand_plan(registry, profile=profile, seeds=override, runs_dir=Path(runs_dir),
+                             claim_ids=claim_ids, max_steps=max_steps)
+        if not claim_ids and (absent := claims_without(registry, profile)):
+            say(f"not planned for {profile}: {len(absent)} claim{'s' if len(absent) > 1 else ''} without that "
+                f"profile ({', '.join(absent)})")
+        if max_steps is not None:
+            say(f"a quick try: at most {max_steps} optimizer steps per run, recorded as profile "
+                f"{budget_cut_name(profile, max_steps)} (not comparable, never pooled with {profile})")
     for line in describe_seeds(specs, override):
         say(line)
     planned = [assess(spec) for spec in specs]
-    if profile == "paper":
+    if "paper" in profiles:
         say("The paper profile trains at the paper's scale. Cost as stated, and our estimate:")
         for line in run_options.cost_lines(planned, costs_file):
             say(line)
     say(format_plan(planned))
-    document = {"profile": profile, "dry_run": dry_run, "plan": [planned_json(p) for p in planned], "runs": []}
+    document = {"profiles": list(profiles), "dry_run": dry_run, "plan": [planned_json(p) for p in planned], "runs": []}
     if dry_run:
         problems = run_options.preflight_problems(planned, device, nproc_per_node, runs_dir, data_cache, say)
         if as_json:

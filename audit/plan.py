@@ -60,6 +60,8 @@ def expand_plan(registry: Registry, *, profile: str, runs_dir: Path, seeds: Opti
                 claim_ids: Optional[Iterable[str]] = None, max_steps: Optional[int] = None) -> list[RunSpec]:
     """Every (claim, profile, seed) to run, in registry order then seed order.
 
+    claim_ids: the claims to plan; each must have the profile. Without them, every claim that has
+    it (`claims_without` names the others, for the plan to say); none having it is an error.
     seeds: the run seeds for every claim; None (the default) means each claim's profile's declared
     `seeds`. Each spec's config is `Profile.config_for(seed)` (its data seed follows `data_seed`).
     max_steps: a quick try: each claim's profile capped at that many optimizer steps, planned under
@@ -68,6 +70,11 @@ def expand_plan(registry: Registry, *, profile: str, runs_dir: Path, seeds: Opti
     seeds = None if seeds is None else list(seeds)
     wanted = list(claim_ids) if claim_ids else None
     claims = [registry.claim(cid) for cid in wanted] if wanted else list(registry.claims)
+    if not wanted:  # a profile only some claims have (a proxy regime) plans those claims
+        if not any(profile in claim.profiles for claim in claims if claim.runs_of is None):
+            files = ", ".join(dict.fromkeys(str(claim.file) for claim in claims))
+            raise InputError(f"{files}: no profile {profile!r} in any claim (known: {', '.join(known_profiles(claims))})")
+        claims = [claim for claim in claims if profile in claim.profiles]
     specs = []
     for claim in claims:
         if claim.runs_of is not None:
@@ -85,6 +92,16 @@ def expand_plan(registry: Registry, *, profile: str, runs_dir: Path, seeds: Opti
     return specs
 
 
+def claims_without(registry: Registry, profile: str) -> list[str]:
+    """The trained claims (no `runs_of`) that have no profile `profile`: left out of an unfiltered plan."""
+    return [claim.id for claim in registry.claims if claim.runs_of is None and profile not in claim.profiles]
+
+
+def known_profiles(claims) -> list[str]:
+    """Every profile name of `claims`, in first-seen order."""
+    return list(dict.fromkeys(name for claim in claims for name in claim.profiles))
+
+
 def declares_seeds(profile: Profile) -> bool:
     """Whether the profile (or a setup behind it) declares its seeds, or takes the default (seed 0)."""
     return profile.resolution is not None and "seeds" in profile.resolution.origins
@@ -92,7 +109,9 @@ def declares_seeds(profile: Profile) -> bool:
 
 def describe_seeds(specs: list[RunSpec], override: Optional[list[int]]) -> list[str]:
     """The first lines of `trm-audit run` about seeds: which ones, where they come from, how each
-    seed's data is drawn; one line when every claim of the plan agrees, else one line per claim."""
+    seed's data is drawn; one line when every claim of the plan agrees, else one line per claim (per
+    claim and profile when the plan has several profiles)."""
+    several = len({spec.profile for spec in specs}) > 1
     per_claim: dict[str, str] = {}
     for spec in specs:
         profile = spec.claim.profiles[spec.profile]
@@ -106,7 +125,7 @@ def describe_seeds(specs: list[RunSpec], override: Optional[list[int]]) -> list[
             data = f"each seed draws its own data (data_seed run: data.seed {profile.data.seed} + run seed)"
         else:
             data = f"every seed trains on one data draw (data_seed fixed: data.seed {profile.data.seed})"
-        per_claim[spec.claim.id] = f"seeds: {seeds} ({source}); {data}"
+        per_claim[f"{spec.claim.id} ({spec.profile})" if several else spec.claim.id] = f"seeds: {seeds} ({source}); {data}"
     if not per_claim:
         return []
     if len(set(per_claim.values())) == 1:

@@ -79,6 +79,7 @@ class SourceData:
     published: Optional[Published] = None
     deviations: tuple[str, ...] = ()
     declared_seeds: Optional[tuple[int, ...]] = None  # a profile's `seeds`; None for external results
+    seeds_note: Optional[str] = None  # a profile's `seeds_note`: seeds added after a look at results
     data_seed: Optional[str] = None  # a profile's `data_seed` policy ('run' or 'fixed'); None for external results
     not_comparable: tuple[str, ...] = ()  # why a profile declared comparable is not, from its runs' data
     band: Optional[tuple[float, float]] = None  # a proxy profile's registered band: a calibrated proxy
@@ -155,6 +156,7 @@ def _profile_source(claim, name: str, records: Sequence, kind: str = "profile") 
                       not_comparable=not_comparable,
                       # The profile's seeds are what `run` trains; evaluated checkpoints declare none.
                       declared_seeds=tuple(profile.seeds) if profile is not None and trained else None,
+                      seeds_note=profile.seeds_note or None if profile is not None and trained else None,
                       data_seed=profile.data_seed if profile is not None and trained else None,
                       band=tuple(profile.band) if profile is not None and profile.band is not None else None,
                       regime=profile.regime if profile is not None else None,

@@ -89,6 +89,7 @@ class SourceResult:
     published: Optional[PublishedEntry]
     readings: Optional[tuple[Union[SeedReading, WilsonReading], ...]]
     declared_seeds: Optional[tuple[int, ...]] = None  # the profile's declared seeds (None: an external result)
+    seeds_note: Optional[str] = None  # how those seeds came to be, where some were added after a look at results
     data_seed: Optional[str] = None  # the profile's data policy, 'run' or 'fixed' (None: an external result)
     diverged: int = 0  # runs that stopped on a non-finite loss, counted or excluded per protocol.diverged
     divergence: Optional[str] = None  # those runs in words (audit.sources.divergence_note); in the reason too

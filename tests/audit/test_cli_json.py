@@ -22,7 +22,7 @@ def test_run_json_plans_trains_and_reports_each_run(tmp_path):
     dry = CliRunner().invoke(cli, [*args, "--dry-run"])
     assert dry.exit_code == 0, dry.output
     plan = json.loads(dry.stdout)
-    assert (plan["profile"], plan["dry_run"], plan["runs"]) == ("smoke", True, [])
+    assert (plan["profiles"], plan["dry_run"], plan["runs"]) == (["smoke"], True, [])
     assert [(p["claim"], p["seed"], p["state"]) for p in plan["plan"]] == [("toy/alpha", 0, "new")]
     assert dry.stderr.startswith("profile: smoke (the default")  # the human lines, kept off stdout
     trained = CliRunner().invoke(cli, args)

@@ -198,3 +198,25 @@ def test_the_summary_and_report_show_declared_against_completed_seeds(tmp_path):
     assert "### Seeds: declared vs completed" in report
     assert "| sudoku-extreme/trm-mlp | smoke (proxy) | 0, 1, 2 | 0, 1 | — | 2 | fixed |" in report
     assert "| sudoku-extreme/trm-att | smoke (proxy) | 0, 1, 2 | 0, 1, 2 | — | — | fixed |" in report
+
+
+def test_a_seed_list_grown_after_a_look_says_so_in_the_summary_and_report(tmp_path):
+    """A profile's `seeds_note` (seeds added after results were seen) reaches summary.json beside the
+    declared seeds and the report under the seeds table, once per note; profiles without one say nothing."""
+    from audit.report import Inputs, build_report
+    from tests.audit.summary_inputs import record
+
+    text = FIXTURE.read_text().replace('deviations: ["smaller"]\n',
+                                       'deviations: ["smaller"]\n        seeds: "0-3"\n'
+                                       '        seeds_note: "seeds 2-3 added after a look"\n')
+    claims = tmp_path / "claims.yaml"
+    claims.write_text(text)
+    registry = load_registry([claims])
+    records = (record(registry, "toy/alpha", "smoke", 0, 75.0), record(registry, "toy/beta", "smoke", 0, 50.0))
+    files = build_report(Inputs(registry, records, (), ()))
+    summary = json.loads(files["summary.json"])
+    notes = {(c["id"], r["source"]): r["seeds_note"] for c in summary["claims"] for r in c["results"]}
+    assert notes == {("toy/alpha", "smoke"): "seeds 2-3 added after a look", ("toy/beta", "smoke"): None}
+    report = files["report.md"].decode()
+    assert report.count("seeds 2-3 added after a look") == 1
+    assert "- toy/alpha (smoke): seeds 2-3 added after a look." in report

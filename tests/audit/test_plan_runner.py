@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from audit.cli import cli
 from audit.errors import InputError
-from audit.plan import assess, expand_plan
+from audit.plan import assess, claims_without, expand_plan
 from audit.records import read_record, read_records
 from audit.registry import load_registry
 from audit.runner import run_lock, run_one
@@ -37,9 +37,26 @@ def test_expand_plan_counts_and_paths(registry, tmp_path):
     assert specs[0].directory == tmp_path / "toy" / "alpha" / "smoke" / "seed-0"
     assert [s.config.seed for s in specs[:3]] == [0, 1, 2]
     assert len({s.config.config_hash() for s in specs}) == 6
-    with pytest.raises(InputError, match="no profile 'paper'"):
-        expand_plan(registry, profile="paper", seeds=[0], runs_dir=tmp_path)  # toy/beta has no paper profile
-    assert len(expand_plan(registry, profile="paper", seeds=[0], runs_dir=tmp_path, claim_ids=["toy/alpha"])) == 1
+    # toy/beta has no paper profile: an unfiltered plan leaves it out (and the CLI names it), a named one refuses
+    assert [s.claim.id for s in expand_plan(registry, profile="paper", seeds=[0], runs_dir=tmp_path)] == ["toy/alpha"]
+    assert claims_without(registry, "paper") == ["toy/beta"]
+    with pytest.raises(InputError, match="toy/beta: profiles: no profile 'paper'"):
+        expand_plan(registry, profile="paper", seeds=[0], runs_dir=tmp_path, claim_ids=["toy/beta"])
+    with pytest.raises(InputError, match="no profile 'gpu-week' in any claim"):
+        expand_plan(registry, profile="gpu-week", seeds=[0], runs_dir=tmp_path)
+
+
+def test_run_plans_several_profiles_and_names_the_claims_left_out(tmp_path):
+    """One command for a whole audit whose regimes are separate profiles: each profile plans the claims
+    that have it, and the plan says which claims a profile left out."""
+    out = CliRunner().invoke(cli, ["run", str(FIXTURE), "--profile", "smoke", "--profile", "paper", "--dry-run",
+                                   "--runs-dir", str(tmp_path / "runs"), "--seeds", "0"])
+    assert out.exit_code == 0, out.output
+    assert "profiles: smoke, paper" in out.output
+    assert "not planned for paper: 1 claim without that profile (toy/beta)" in out.output
+    planned = [line.split() for line in out.output.splitlines() if line.startswith("  new ")]
+    assert [(claim, profile) for _, claim, profile, *_ in planned] == [
+        ("toy/alpha", "smoke"), ("toy/beta", "smoke"), ("toy/alpha", "paper")]
 
 
 def test_run_one_writes_a_record_then_skips(registry, tmp_path):
