@@ -96,17 +96,17 @@ def decide_equivalence_verdict(*, diff: Optional[float], test: Optional[Equivale
                                  f"{equivalence_plan(diff, sd, margin_pp)}")
 
 
-def equivalence_seeds(diff: float, sd: Optional[float], margin_pp: float) -> Optional[int]:
+def equivalence_seeds(diff: float, sd: Optional[float], margin_pp: float, alpha: float = ALPHA) -> Optional[int]:
     """Seeds per arm that would decide an equivalence at this difference and per-pair SD: the TOST's
     (audit.verdicts.seeds_for_equivalence) within the margin, else the test beyond it; one-sample df
     n - 1, so with independent arms (Welch df near 2n - 2) an upper bound. None when undecidable."""
     if sd is None or sd <= 0:
         return None
     if abs(diff) < margin_pp:
-        return seeds_for_equivalence(diff, sd, margin_pp)
+        return seeds_for_equivalence(diff, sd, margin_pp, alpha=alpha)
     if abs(diff) == margin_pp:
         return None
-    return seeds_needed(abs(diff) - margin_pp, sd, arms=1, power=PLAN_POWER).exact_t
+    return seeds_needed(abs(diff) - margin_pp, sd, arms=1, alpha=alpha, power=PLAN_POWER).exact_t
 
 
 def equivalence_plan(diff: float, sd: Optional[float], margin_pp: float) -> str:
@@ -134,11 +134,11 @@ def paired_test(a: list[float], b: list[float]) -> WelchTest:
                      float(sps.norm.sf(t)), float(sps.norm.cdf(t)))
 
 
-def paired_seeds(diff: float, sd_diff: Optional[float]) -> Optional[int]:
+def paired_seeds(diff: float, sd_diff: Optional[float], alpha: float = ALPHA) -> Optional[int]:
     """Seeds (pairs) for the one-sided paired t-test to detect |diff| at the SD of the differences."""
     if diff == 0 or not sd_diff:
         return None
-    return seeds_needed(abs(diff), sd_diff, arms=1, power=PLAN_POWER).exact_t
+    return seeds_needed(abs(diff), sd_diff, arms=1, alpha=alpha, power=PLAN_POWER).exact_t
 
 
 def decide_paired_verdict(*, n: int, diff: Optional[float], sd_diff: Optional[float], p_adjusted: Optional[float],

@@ -11,6 +11,7 @@ The rules themselves are audit.verdicts (`comparison_family_p`, `decide_comparis
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, replace
 from typing import Optional, Sequence
@@ -91,7 +92,7 @@ def measure(comparison, a: SourceData, b: SourceData, paired: bool = False) -> M
         id=comparison.id, a=comparison.a, b=comparison.b, source=a.source, kind=a.kind, comparable=not proxy,
         proxy=proxy, method=method, n_a=sa.n, n_b=sb.n, mean_a=sa.mean, mean_b=sb.mean, diff=welch.diff,
         z=welch.z, p_z=welch.p_z_a_greater, t=welch.t, df=welch.df, p_welch=welch.p_a_greater,
-        p_adjusted=None, verdict=None, reason=None, poi=poi, seeds_needed=None,
+        p_adjusted=None, verdict=None, reason=None, poi=poi, seeds_needed=None, seeds_at_holm=None,
         proportion_test=None if proportion is None else ProportionTest(proportion.diff, proportion.z, proportion.p,
                                                                        PROPORTION_NOTE),
         readings=_comparison_readings(a, b, sa, sb), alternative=comparison.alternative,
@@ -134,35 +135,40 @@ def judge_comparisons(measured: Sequence[Measured]) -> list[ComparisonResult]:
     (proxy_checks.decision_barrier) is INCONCLUSIVE whatever its test says. Results in the input order.
 
     `seeds_needed`: for an INCONCLUSIVE comparison with the SDs known, the seeds per arm that would
-    decide it at the observed difference and SDs (before Holm), else None.
+    decide it at the observed difference and SDs (before Holm), else None; `seeds_at_holm`: the same
+    at the alpha Holm holds it to where its p stands in the family (audit.stats.holm_thresholds), None
+    outside the family.
     """
     family = {i: p for i, m in enumerate(measured) if m.in_family and (p := _family_p(m)) is not None}
     adjusted = dict(zip(family, stats.holm_adjust(list(family.values()))))
+    thresholds = dict(zip(family, stats.holm_thresholds(list(family.values()))))
     out = []
     for i, m in enumerate(measured):
         r, welch, p_adjusted = m.result, m.welch, adjusted.get(i)
         if r.alternative == "equivalent":
             verdict = decide_equivalence_verdict(diff=r.diff, test=m.equivalence, p_adjusted=p_adjusted, sd=m.sd_diff,
                                                  margin_pp=r.margin_pp, untested=m.untested, proxy=r.proxy)
-            seeds = equivalence_seeds(r.diff, m.sd_diff, r.margin_pp) if r.diff is not None else None
+            plan = functools.partial(equivalence_seeds, r.diff, m.sd_diff, r.margin_pp) if r.diff is not None else None
         elif m.paired:
             verdict = decide_paired_verdict(n=r.n_a, diff=r.diff, sd_diff=m.sd_diff, p_adjusted=p_adjusted,
                                             proxy=r.proxy)
-            seeds = paired_seeds(r.diff, m.sd_diff) if r.diff is not None else None
+            plan = functools.partial(paired_seeds, r.diff, m.sd_diff) if r.diff is not None else None
         else:
             observed_z = welch.p_z_a_greater if welch.diff is None or welch.diff >= 0 else welch.p_z_b_greater
             verdict = decide_comparison_verdict(
                 n_a=r.n_a, n_b=r.n_b, diff=r.diff, sd_a=m.sd_a, sd_b=m.sd_b, p_adjusted=p_adjusted,
                 z=welch.z, p_z=observed_z, proportion=m.proportion, proxy=r.proxy)
-            seeds = None
+            plan = None
             if r.diff is not None and m.sd_a is not None and m.sd_b is not None:
-                seeds = seeds_per_arm(r.diff, m.sd_a, m.sd_b)
+                plan = functools.partial(seeds_per_arm, r.diff, m.sd_a, m.sd_b)
         if m.barrier is not None:  # a proxy unfit to rank: its tests stay in the row, the verdict does not
             found = verdict.reason.removeprefix("at proxy scale: ").removesuffix("; no test")
             alone = found if verdict.label == INCONCLUSIVE else f"its test alone would say {verdict.label}: {found}"
-            verdict, seeds = Verdict(INCONCLUSIVE, f"at proxy scale: {m.barrier}; {alone}"), None
+            verdict, plan = Verdict(INCONCLUSIVE, f"at proxy scale: {m.barrier}; {alone}"), None
+        open_plan = plan if verdict.label == INCONCLUSIVE else None  # seeds only for what is not decided
         out.append(replace(r, p_adjusted=p_adjusted, verdict=verdict.label, reason=verdict.reason,
-                           seeds_needed=seeds if verdict.label == INCONCLUSIVE else None))
+                           seeds_needed=open_plan() if open_plan else None,
+                           seeds_at_holm=open_plan(alpha=thresholds[i]) if open_plan and i in thresholds else None))
     return out
 
 

@@ -268,6 +268,19 @@ def holm_adjust(p_values: Sequence[float]) -> tuple[float, ...]:
     return tuple(adjusted)
 
 
+def holm_thresholds(p_values: Sequence[float], alpha: float = ALPHA) -> tuple[float, ...]:
+    """The alpha each p is held to in Holm's step-down, in the input order: alpha / (m - j + 1) for the
+    j-th smallest of m (ties in input order, as holm_adjust ranks them). A seed plan at this alpha is
+    what would decide a result where it stands in the family; holm_adjust(p)[i] < alpha needs
+    p[i] below its threshold (and every smaller p below theirs)."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: (float(p_values[i]), i))
+    thresholds = [0.0] * m
+    for rank, i in enumerate(order):
+        thresholds[i] = alpha / (m - rank)
+    return tuple(thresholds)
+
+
 # --- comparisons between two sources -----------------------------------------------------------
 
 def compare_means(ma: float, sa: Optional[float], na: int,

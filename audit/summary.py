@@ -176,6 +176,7 @@ class ComparisonResult:
     reason: Optional[str]
     poi: Optional[float]
     seeds_needed: Optional[int]
+    seeds_at_holm: Optional[int]  # seeds_needed at the alpha Holm holds this comparison to (None outside the family)
     proportion_test: Optional[ProportionTest]
     readings: Optional[tuple[ComparisonReading, ...]]
     alternative: str = "greater"

@@ -44,6 +44,27 @@ def test_comparison_from_raw_values_on_a_shared_proxy_source(registry):
     assert row["p_adjusted"] == pytest.approx(welch.pvalue) and row["verdict"] == verdicts.INCONCLUSIVE
     assert row["reason"].startswith("at proxy scale") and row["poi"] == 1.0
     assert row["seeds_needed"] == verdicts.seeds_per_arm(row["diff"], 2.0, np.std(b_vals, ddof=1))
+    assert row["seeds_at_holm"] == row["seeds_needed"]  # alone in its family: held to alpha itself
+
+
+def test_seeds_at_holm_use_the_alpha_holm_holds_each_comparison_to(registry):
+    """Two comparisons in the family (the smoke runs and a comparable published pair): the smaller p is
+    held to alpha / 2, so deciding it takes more seeds than before Holm; the larger to alpha itself."""
+    from audit.external import ExternalResult, ExternalResultSet, ExternalSource
+
+    a_vals, b_vals = [60.0, 70.0, 62.0], [50.0, 62.0, 58.0]
+    records = ([record(registry, "toy/alpha", "smoke", k, v) for k, v in enumerate(a_vals)]
+               + [record(registry, "toy/beta", "smoke", k, v) for k, v in enumerate(b_vals)])
+    published = ExternalResultSet(source=ExternalSource(title="t"), comparable=True, id="ext", results=(
+        ExternalResult(claim="toy/alpha", values=(58.0, 66.0, 61.0)),
+        ExternalResult(claim="toy/beta", values=(59.0, 62.0, 56.0))))
+    rows = {r["source"]: r for r in summary_json(registry, records, [published])["comparisons"]}
+    smoke, ext = rows["smoke"], rows["ext"]
+    assert smoke["p_welch"] < ext["p_welch"] and smoke["verdict"] == ext["verdict"] == verdicts.INCONCLUSIVE
+    assert ext["seeds_at_holm"] == ext["seeds_needed"]
+    sd_a, sd_b = np.std(a_vals, ddof=1), np.std(b_vals, ddof=1)
+    assert smoke["seeds_at_holm"] == verdicts.seeds_per_arm(smoke["diff"], sd_a, sd_b, alpha=0.025)
+    assert smoke["seeds_at_holm"] > smoke["seeds_needed"]
 
 
 def smoke_beside_a_published_pair(registry, tmp_path, a_smoke, b_smoke):

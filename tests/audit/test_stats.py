@@ -197,6 +197,19 @@ def test_holm_by_hand():
     assert holm_adjust([0.04, 0.01, 0.02]) == pytest.approx((0.04, 0.03, 0.04))
     # step-down monotonicity: 0.2, 0.011 -> 2*0.011 = 0.022, then max(0.022, 0.2) = 0.2
     assert holm_adjust([0.2, 0.011]) == pytest.approx((0.2, 0.022))
+
+
+def test_holm_thresholds_are_the_alpha_each_p_is_held_to():
+    from audit.stats import holm_thresholds
+
+    assert holm_thresholds([0.04, 0.01, 0.02]) == pytest.approx((0.05, 0.05 / 3, 0.05 / 2))
+    assert holm_thresholds([0.03, 0.03], alpha=0.1) == pytest.approx((0.05, 0.1))  # a tie: input order ranks
+    # adjusted p < alpha exactly when every p up to this one is below its threshold
+    p = [0.012, 0.02, 0.3, 0.013]
+    below = [pi < t for pi, t in zip(p, holm_thresholds(p))]
+    order = sorted(range(len(p)), key=lambda i: p[i])
+    steps = [all(below[j] for j in order[:order.index(i) + 1]) for i in range(len(p))]
+    assert [a < 0.05 for a in holm_adjust(p)] == steps
     assert holm_adjust([0.6, 0.7]) == (1.0, 1.0)
     assert holm_adjust([]) == ()
     assert holm_adjust([0.03]) == (0.03,)
