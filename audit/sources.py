@@ -156,7 +156,7 @@ def _profile_source(claim, name: str, records: Sequence, kind: str = "profile") 
                       not_comparable=not_comparable,
                       # The profile's seeds are what `run` trains; evaluated checkpoints declare none.
                       declared_seeds=tuple(profile.seeds) if profile is not None and trained else None,
-                      seeds_note=profile.seeds_note or None if profile is not None and trained else None,
+                      seeds_note=(profile.seeds_note or None) if profile is not None and trained else None,
                       data_seed=profile.data_seed if profile is not None and trained else None,
                       band=tuple(profile.band) if profile is not None and profile.band is not None else None,
                       regime=profile.regime if profile is not None else None,
