@@ -72,7 +72,7 @@ def equivalence_family_p(test: Optional[EquivalenceComparison], eps: float = EPS
 
 def decide_equivalence_verdict(*, diff: Optional[float], test: Optional[EquivalenceComparison],
                                p_adjusted: Optional[float], sd: Optional[float], margin_pp: float,
-                               untested: str = "no test", proxy: bool = False, alpha: float = ALPHA,
+                               untested: str = "no test", alpha: float = ALPHA,
                                eps: float = EPS) -> Verdict:
     """SUPPORTED (|a - b| < m shown), CONTRADICTED (a difference beyond ±m shown) or INCONCLUSIVE.
 
@@ -80,11 +80,10 @@ def decide_equivalence_verdict(*, diff: Optional[float], test: Optional[Equivale
     sqrt(sd_a^2 + sd_b^2) for independent arms, for the seed plan of an open verdict. `untested`:
     why there is no test, when `test` is None.
     """
-    scale = "at proxy scale: " if proxy else ""
     if diff is None:
-        return Verdict(INCONCLUSIVE, f"{scale}an arm has no completed runs")
+        return Verdict(INCONCLUSIVE, "an arm has no completed runs")
     within = abs(diff) <= margin_pp + eps
-    where = (f"{scale}mean_a - mean_b = {diff:+.2f} pp is {'within' if within else 'outside'} "
+    where = (f"mean_a - mean_b = {diff:+.2f} pp is {'within' if within else 'outside'} "
              f"the margin of ±{margin_pp:g} pp")
     if test is None or p_adjusted is None:
         return Verdict(INCONCLUSIVE, f"{where}; {untested}")
@@ -142,14 +141,13 @@ def paired_seeds(diff: float, sd_diff: Optional[float], alpha: float = ALPHA) ->
 
 
 def decide_paired_verdict(*, n: int, diff: Optional[float], sd_diff: Optional[float], p_adjusted: Optional[float],
-                          proxy: bool = False, alpha: float = ALPHA) -> Verdict:
+                          alpha: float = ALPHA) -> Verdict:
     """The comparison rule on paired runs: SUPPORTED (a > b) or CONTRADICTED (b > a) when the
     Holm-adjusted paired p of the observed direction is below alpha, else INCONCLUSIVE with the
     seeds that would decide it. n: the seeds both arms have; sd_diff: the SD of a_i - b_i."""
-    scale = "at proxy scale: " if proxy else ""
     if diff is None:
-        return Verdict(INCONCLUSIVE, f"{scale}no seed has a counted run in both arms")
-    gap = f"{scale}mean of a - b over {n} seed{'s' if n != 1 else ''} matched by seed = {diff:+.2f} pp"
+        return Verdict(INCONCLUSIVE, "no seed has a counted run in both arms")
+    gap = f"mean of a - b over {n} seed{'s' if n != 1 else ''} matched by seed = {diff:+.2f} pp"
     if n < 2:
         return Verdict(INCONCLUSIVE, f"{gap}; a paired t-test needs at least 2 seeds in both arms")
     if sd_diff == 0:

@@ -23,7 +23,7 @@ from audit.comparison_tests import (EquivalenceComparison, decide_equivalence_ve
 from audit.proxy_checks import decision_barrier, in_decision_family
 from audit.sources import SourceData, sd_under, seed_counts, single_evaluation, source_stats
 from audit.summary import ComparisonReading, ComparisonResult, ProportionTest, WilsonComparisonReading
-from audit.verdicts import (INCONCLUSIVE, Verdict, WelchTest, comparison_family_p, decide_comparison_verdict,
+from audit.verdicts import (INCONCLUSIVE, WelchTest, at_proxy_scale, comparison_family_p, decide_comparison_verdict,
                             probability_of_improvement, seeds_per_arm, welch_test_from_summaries)
 
 PROPORTION_NOTE = "two single evaluations: measures test-set sampling noise only, not seed-to-seed spread"
@@ -125,7 +125,7 @@ def _equivalence(diff: float, margin_pp: float, sa, sb, sd_diff: Optional[float]
             return None, "the seed spread of an arm is not stated, so no test"
         spread = "every seed's difference equal" if paired else "every seed of each arm equal"
         return None, f"no seed spread ({spread}), so the TOST is undefined"
-    return equivalence_comparison(diff, *se_df, margin_pp), "no test"
+    return equivalence_comparison(diff, *se_df, margin_pp), "no adjusted p"
 
 
 def judge_comparisons(measured: Sequence[Measured]) -> list[ComparisonResult]:
@@ -147,24 +147,22 @@ def judge_comparisons(measured: Sequence[Measured]) -> list[ComparisonResult]:
         r, welch, p_adjusted = m.result, m.welch, adjusted.get(i)
         if r.alternative == "equivalent":
             verdict = decide_equivalence_verdict(diff=r.diff, test=m.equivalence, p_adjusted=p_adjusted, sd=m.sd_diff,
-                                                 margin_pp=r.margin_pp, untested=m.untested, proxy=r.proxy)
+                                                 margin_pp=r.margin_pp, untested=m.untested)
             plan = functools.partial(equivalence_seeds, r.diff, m.sd_diff, r.margin_pp) if r.diff is not None else None
         elif m.paired:
-            verdict = decide_paired_verdict(n=r.n_a, diff=r.diff, sd_diff=m.sd_diff, p_adjusted=p_adjusted,
-                                            proxy=r.proxy)
+            verdict = decide_paired_verdict(n=r.n_a, diff=r.diff, sd_diff=m.sd_diff, p_adjusted=p_adjusted)
             plan = functools.partial(paired_seeds, r.diff, m.sd_diff) if r.diff is not None else None
         else:
             observed_z = welch.p_z_a_greater if welch.diff is None or welch.diff >= 0 else welch.p_z_b_greater
             verdict = decide_comparison_verdict(
                 n_a=r.n_a, n_b=r.n_b, diff=r.diff, sd_a=m.sd_a, sd_b=m.sd_b, p_adjusted=p_adjusted,
-                z=welch.z, p_z=observed_z, proportion=m.proportion, proxy=r.proxy)
+                z=welch.z, p_z=observed_z, proportion=m.proportion)
             plan = None
             if r.diff is not None and m.sd_a is not None and m.sd_b is not None:
                 plan = functools.partial(seeds_per_arm, r.diff, m.sd_a, m.sd_b)
-        if m.barrier is not None:  # a proxy unfit to rank: its tests stay in the row, the verdict does not
-            found = verdict.reason.removeprefix("at proxy scale: ").removesuffix("; no test")
-            alone = found if verdict.label == INCONCLUSIVE else f"its test alone would say {verdict.label}: {found}"
-            verdict, plan = Verdict(INCONCLUSIVE, f"at proxy scale: {m.barrier}; {alone}"), None
+        if r.proxy:  # a barred proxy's tests stay in the row, its verdict does not
+            verdict = at_proxy_scale(verdict, m.barrier)
+            plan = None if m.barrier is not None else plan
         open_plan = plan if verdict.label == INCONCLUSIVE else None  # seeds only for what is not decided
         out.append(replace(r, p_adjusted=p_adjusted, verdict=verdict.label, reason=verdict.reason,
                            seeds_needed=open_plan() if open_plan else None,

@@ -281,7 +281,7 @@ def probability_of_improvement(a: Sequence[float], b: Sequence[float]) -> float:
 def decide_comparison_verdict(*, n_a: Optional[int], n_b: Optional[int], diff: Optional[float],
                               sd_a: Optional[float], sd_b: Optional[float], p_adjusted: Optional[float],
                               z: Optional[float] = None, p_z: Optional[float] = None,
-                              proportion: Optional[ProportionTest] = None, proxy: bool = False,
+                              proportion: Optional[ProportionTest] = None,
                               alpha: float = ALPHA) -> Verdict:
     """The comparison rule: SUPPORTED (a > b) or CONTRADICTED (b > a) when the Holm-adjusted p of
     the observed direction is below alpha, else INCONCLUSIVE with what would decide it.
@@ -289,12 +289,11 @@ def decide_comparison_verdict(*, n_a: Optional[int], n_b: Optional[int], diff: O
     `p_adjusted`: the adjusted `comparison_family_p`. When an arm has n < 2 or an unknown n, the
     reason quotes what evidence there is: `z`, `p_z` (the z-test of the observed direction, e.g.
     from stated SEs) and `proportion` (the two-proportion test of two single evaluations, which
-    measures test-set noise only). `proxy`: the arms are proxies, and the reason says so.
+    measures test-set noise only).
     """
-    scale = "at proxy scale: " if proxy else ""
     if diff is None:
-        return Verdict(INCONCLUSIVE, f"{scale}an arm has no completed runs")
-    gap = f"{scale}mean_a - mean_b = {diff:+.2f} pp"
+        return Verdict(INCONCLUSIVE, "an arm has no completed runs")
+    gap = f"mean_a - mean_b = {diff:+.2f} pp"
     if n_a is None or n_b is None or n_a < 2 or n_b < 2:
         counts = f"n_a = {_count(n_a)}, n_b = {_count(n_b)}: Welch needs at least 2 seeds per arm"
         shown = ""
@@ -318,13 +317,23 @@ def directional_verdict(gap: str, diff: float, p_adjusted: Optional[float], test
     the Holm-adjusted p of the observed direction is below alpha, else INCONCLUSIVE with `plan`
     (what would decide it). `gap` opens the reason; `test` names the test ("Welch", "paired t")."""
     if p_adjusted is None:
-        return Verdict(INCONCLUSIVE, f"{gap}; no test")
+        return Verdict(INCONCLUSIVE, f"{gap}; no adjusted p")
     direction = "a > b" if diff >= 0 else "b > a"
     if p_adjusted < alpha:
         label = SUPPORTED if diff >= 0 else CONTRADICTED
         return Verdict(label, f"{gap}; Holm-adjusted {test} p({direction}) = {p_adjusted:.3g} < {alpha:g}")
     return Verdict(INCONCLUSIVE, f"{gap}, but Holm-adjusted {test} p({direction}) = {p_adjusted:.3g} >= {alpha:g}; "
                                  f"{plan}")
+
+
+def at_proxy_scale(verdict: Verdict, barrier: Optional[str] = None) -> Verdict:
+    """A comparison verdict on proxy arms, as the report states it: the reason opens with "at proxy
+    scale". A `barrier` (audit.proxy_checks.decision_barrier: a proxy unfit to rank) makes it
+    INCONCLUSIVE whatever the test found, and the reason keeps what the test alone would say."""
+    if barrier is None:
+        return Verdict(verdict.label, f"at proxy scale: {verdict.reason}")
+    alone = verdict.reason if verdict.label == INCONCLUSIVE else f"its test alone would say {verdict.label}: {verdict.reason}"
+    return Verdict(INCONCLUSIVE, f"at proxy scale: {barrier}; {alone}")
 
 
 def seeds_per_arm(diff: float, sd_a: float, sd_b: float, *, alpha: float = ALPHA,

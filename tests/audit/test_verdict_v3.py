@@ -9,7 +9,7 @@ from statsmodels.stats.weightstats import DescrStatsW, ttest_ind
 
 from audit.stats import describe_sample, holm_adjust, power_one_sided, seeds_needed, two_proportion_test
 from audit.verdicts import (CONSISTENT, CONTRADICTED, EXCEEDED, INCONCLUSIVE, NO_CLAIM, NOT_COMPARABLE,
-                            NOT_REPRODUCED, REPRODUCED, SUPPORTED, claim_test, comparison_family_p,
+                            NOT_REPRODUCED, REPRODUCED, SUPPORTED, at_proxy_scale, claim_test, comparison_family_p,
                             decide_claim_verdict, decide_comparison_verdict, equivalence_test, family_p,
                             probability_of_improvement, seeds_for_equivalence, seeds_per_arm, welch_test,
                             welch_test_from_summaries)
@@ -271,7 +271,16 @@ def test_comparison_clauses():
     assert v.label == INCONCLUSIVE and "means are equal" in v.reason
     assert comparison(diff=None, p_adjusted=None).label == INCONCLUSIVE
     assert "spread of an arm is not stated" in comparison(sd_b=None, p_adjusted=None).reason
-    assert comparison(proxy=True).reason.startswith("at proxy scale")
+    assert at_proxy_scale(comparison()).reason.startswith("at proxy scale: mean_a - mean_b")
+    assert at_proxy_scale(comparison()).label == SUPPORTED
+
+
+def test_a_barrier_makes_a_proxy_comparison_inconclusive_and_keeps_what_its_test_found():
+    barred = at_proxy_scale(comparison(), "arm b is outside its registered band")
+    assert barred.label == INCONCLUSIVE
+    assert barred.reason.startswith("at proxy scale: arm b is outside its registered band; its test alone would say SUPPORTED: mean_a")
+    open_one = at_proxy_scale(comparison(p_adjusted=0.2), "arm b is outside its registered band")
+    assert open_one.label == INCONCLUSIVE and "would say" not in open_one.reason
 
 
 def test_comparison_with_single_evaluations_quotes_the_proportion_test_as_test_noise():
