@@ -270,3 +270,55 @@ def plan_cost_lines(planned: list, measurements: list[Measurement], costs_file: 
         lines.append(f"  whole plan: our estimate {total_hours:.3g} device-hours for the {to_train_all - unestimated} "
                      f"runs to train that have one{left_out}")
     return lines
+
+
+def timed_runs_lines(planned: list, parallel: int) -> list[str]:
+    """What a plan's runs still to train will take, from the wall time of its completed runs: per
+    claim and profile with runs to train, the mean `wall_time_s` of that claim and profile's `done`
+    records in the plan (the same config, trained on the machine that wrote them), then the plan's
+    total in hours one run after another and in wall hours at `parallel` runs at a time (a lower
+    bound: it assumes the lanes stay full), and what the completed runs took. Empty when nothing is
+    left to train."""
+    from audit.records import RECORD_NAME, RecordError, read_record
+
+    groups: dict[tuple[str, str], list] = {}
+    for run in planned:
+        groups.setdefault((run.spec.claim.id, run.spec.profile), []).append(run)
+    lines, total_s, timed, untimed, done_s, done_n = [], 0.0, 0, 0, 0.0, 0
+    for (claim_id, profile), runs in groups.items():
+        walls = []
+        for run in runs:
+            if run.state != "done":
+                continue
+            try:
+                wall = read_record(run.spec.directory / RECORD_NAME).wall_time_s
+            except (OSError, RecordError):
+                continue  # the plan already judged it; a record it cannot time adds no estimate
+            if wall:
+                walls.append(wall)
+        done_s, done_n = done_s + sum(walls), done_n + len(walls)
+        to_train = sum(run.needs_training for run in runs)
+        if not to_train:
+            continue
+        if walls:
+            per_run = sum(walls) / len(walls)
+            total_s += per_run * to_train
+            timed += to_train
+            lines.append(f"  {claim_id} ({profile}): {to_train} to train x {per_run / 60:.1f} min (the mean wall time "
+                         f"of its {len(walls)} completed run{'s' if len(walls) > 1 else ''})")
+        else:
+            untimed += to_train
+            lines.append(f"  {claim_id} ({profile}): {to_train} to train, no completed run to time")
+    if not lines:
+        return []
+    lanes = max(parallel, 1)
+    if timed:
+        left_out = f"; {untimed} untimed run{'s' if untimed > 1 else ''} not included" if untimed else ""
+        runs = f"{timed} timed run{'s' if timed != 1 else ''}"
+        lines.append(f"  whole plan: {total_s / 3600:.2f} h one run after another for the {runs}, about "
+                     f"{total_s / 3600 / lanes:.2f} h wall at --parallel {lanes} if every lane stays busy{left_out}")
+    else:
+        lines.append(f"  whole plan: no estimate (none of its {untimed} runs to train has a completed run to time)")
+    if done_n:  # what the whole plan costs, the part already paid included
+        lines.append(f"  already trained: {done_n} runs, {done_s / 3600:.2f} h one run after another")
+    return ["time to train, from the wall time of the plan's completed runs:"] + lines

@@ -91,3 +91,33 @@ def test_the_paper_plan_prints_steps_and_an_estimate_from_the_best_measurement(t
     append_measurement(costs, measured(paper_config(), "cuda", 22.5, world_size=2))  # 16 x 22.5 x 2 = 0.2 h
     line = next(x for x in plan(tmp_path, costs).output.splitlines() if x.startswith("  toy/alpha: authors:"))
     assert "0.2 device-hours per run" in line and "measured on cuda (2x a cuda" in line
+
+
+def test_a_plan_is_timed_from_the_wall_time_of_its_completed_runs(tmp_path):
+    from audit.costs import timed_runs_lines
+    from audit.plan import assess, expand_plan
+    from audit.records import write_json_atomic
+    from summary_inputs import two_claims_registry
+
+    registry = two_claims_registry()
+    specs = expand_plan(registry, profile="smoke", runs_dir=tmp_path, seeds=[0, 1, 2])
+    for spec in specs:
+        if spec.claim.id == "toy/alpha" and spec.seed in (0, 1):  # two completed runs of 10 and 20 minutes
+            config = spec.config
+            final = {"step": 10, "value": 50.0, "correct": 8.0, "total": 16, "metrics": {}}
+            write_json_atomic(spec.directory / "run.json", {
+                "format_version": 1, "claim_id": spec.claim.id, "profile": "smoke", "seed": spec.seed,
+                "status": "completed", "error": None, "config": config.to_dict(), "config_hash": config.config_hash(),
+                "metric": spec.claim.metric, "final": final, "best": final, "selected": "final",
+                "wall_time_s": 600.0 * (spec.seed + 1)})
+    planned = [assess(spec) for spec in specs]
+    assert [p.state for p in planned if p.spec.claim.id == "toy/alpha"] == ["done", "done", "new"]
+    lines = timed_runs_lines(planned, parallel=2)
+    assert lines[0].startswith("time to train")
+    assert "toy/alpha (smoke): 1 to train x 15.0 min (the mean wall time of its 2 completed runs)" in lines[1]
+    assert "toy/beta (smoke): 3 to train, no completed run to time" in lines[2]
+    assert ("whole plan: 0.25 h one run after another for the 1 timed run, about 0.12 h wall at --parallel 2 "
+            "if every lane stays busy; 3 untimed runs not included") in lines[3]
+    assert "already trained: 2 runs, 0.50 h one run after another" in lines[4]
+    done = [p for p in planned if p.state == "done"]
+    assert timed_runs_lines(done, parallel=2) == []  # nothing left to train: nothing to say
