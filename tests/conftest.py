@@ -8,6 +8,16 @@ must not slow down the ones after it.
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread_for_shared_fixtures():
+    """Module- and session-scoped fixtures are set up before any function-scoped one, so without this
+    a shared fixture trains at torch's default thread count and a test comparing its runs with runs of
+    its own (at one thread) sees the float reductions of two thread counts, which differ in the last bits."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def _one_torch_thread():
     import torch

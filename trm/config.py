@@ -246,10 +246,6 @@ class TrainConfig:
 
     def validate(self) -> None:
         data, t = self.data, self.train
-        if data.task == "arc" and t.eval_raw_weights:
-            # ARC's pass@k pools votes across a run's evaluations; a second scoring would need its own pool.
-            raise ConfigError("train.eval_raw_weights", "not supported for ARC (pooled pass@k votes); "
-                              "expected false, got true")
         # Sudoku and Maze puzzles are one example each, so a loader iteration (eval_interval epochs)
         # draws at most train_size * eval_interval examples, and the partial last batch is dropped.
         if data.task in ("sudoku", "maze") and data.source != "processed" and data.train_size is not None:

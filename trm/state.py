@@ -76,6 +76,8 @@ class TrainState:
     ctx: distributed.Context
     config: TrainConfig
     """the run's config; a checkpoint made under another config (by meaning) is refused"""
+    arc_raw: Optional[object] = None
+    """the raw weights' own ARC scorer when train.eval_raw_weights: their votes never mix with the EMA's"""
     carry: Optional[Carry] = None
     """the persistent ACT carry (B slots of this rank); None until the first batch"""
     position: Position = field(default_factory=Position)
@@ -101,7 +103,9 @@ class TrainState:
         adam, sign_sgd = build_optimisers(model, cfg.train)
         return cls(model=model, adam=adam, sign_sgd=sign_sgd,
                    ema=EMA(model, cfg.train.ema_rate) if cfg.train.ema else None,
-                   explore=explore, arc=_arc_evaluator(cfg, train_set.root), ctx=ctx, config=cfg)
+                   explore=explore, arc=_arc_evaluator(cfg, train_set.root),
+                   arc_raw=_arc_evaluator(cfg, train_set.root) if cfg.train.eval_raw_weights else None,
+                   ctx=ctx, config=cfg)
 
     @property
     def config_hash(self) -> str:
@@ -164,6 +168,9 @@ class TrainState:
         ranks = distributed.gather_objects(rank_state)
         if not self.ctx.is_main:
             return {}
+        # An ARC run scoring its raw weights adds their votes under their own key; every other
+        # checkpoint keeps the layout earlier versions wrote (tests/trm/test_state.py).
+        raw_votes = {"arc_raw_votes": _vote_state(self.arc_raw)} if self.arc_raw is not None else {}
         return {
             "format": 1, "config_hash": self.config_hash, "config": self.config.to_dict(),
             "world_size": self.ctx.world_size,
@@ -172,9 +179,10 @@ class TrainState:
             "adam": self.adam.state_dict(),
             "sign_sgd": self.sign_sgd.state_dict() if self.sign_sgd is not None else None,
             "ema": self.ema.state_dict() if self.ema is not None else None,
-            "arc_votes": {k: self.arc.__dict__[k] for k in _ARC_VOTE_STATE} if self.arc is not None else None,
+            "arc_votes": _vote_state(self.arc),
             "metrics_bytes": metrics_bytes,
             "ranks": ranks,
+            **raw_votes,
         }
 
     def _load(self, saved: dict) -> None:
@@ -192,6 +200,8 @@ class TrainState:
             self.ema.load_state_dict(saved["ema"])
         if self.arc is not None:
             self.arc.__dict__.update(saved["arc_votes"])
+        if self.arc_raw is not None:
+            self.arc_raw.__dict__.update(saved["arc_raw_votes"])
         mine = saved["ranks"][self.ctx.rank]
         self.explore.set_state(mine["explore"])
         torch.set_rng_state(mine["torch"])
@@ -216,6 +226,11 @@ def checkpoint_step(directory: Path) -> Optional[int]:
         except Exception:  # a torn or foreign file: the next older one may open (as restore falls back)
             continue
     return None
+
+
+def _vote_state(evaluator) -> Optional[dict]:
+    """What an ARC scorer must carry across a resume (its pooled votes and round), or None without one."""
+    return {k: evaluator.__dict__[k] for k in _ARC_VOTE_STATE} if evaluator is not None else None
 
 
 def _arc_evaluator(cfg: TrainConfig, dataset_root: Path):

@@ -259,8 +259,8 @@ def _evaluate(state: TrainState, test_set, cfg: TrainConfig, epoch: int) -> Eval
         return EvalResult(state.position.step, epoch, scores.metrics, scores.counts)
 
     evaluation = score(state.eval_model(), state.arc)
-    if t.eval_raw_weights:  # never with ARC (trm.config): its pooled votes belong to the EMA scores
-        evaluation = replace(evaluation, raw=score(state.model, None))
+    if t.eval_raw_weights:  # ARC: the raw weights pool their votes in their own scorer
+        evaluation = replace(evaluation, raw=score(state.model, state.arc_raw))
     return evaluation
 
 

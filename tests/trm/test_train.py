@@ -230,6 +230,28 @@ def test_arc_runs_report_pass_at_k_and_how_votes_were_counted(tmp_path, data_cac
     assert total_votes(tmp_path) == (2 * rows if pool else rows)  # pooled: both evaluations' votes
 
 
+def test_arc_scores_the_raw_weights_in_their_own_pool_and_leaves_the_ema_scores_alone(tmp_path, data_cache):
+    body = copy.deepcopy(ARC_BODY)
+    body["train"]["eval_raw_weights"] = True
+    scored = train(TrainConfig.from_dict(body), tmp_path / "raw", data_cache=data_cache)
+    plain = train(arc_config(True), tmp_path / "plain", data_cache=data_cache)
+    assert [e.metrics for e in scored.evaluations] == [e.metrics for e in plain.evaluations]
+    assert all(e.raw is not None and "pass@2" in e.raw.metrics for e in scored.evaluations)
+    assert scored.final.raw.counts["pass@2"][1] == 3
+    from trm.checkpoint import load_checkpoint
+
+    saved = load_checkpoint(tmp_path / "raw" / "checkpoint")
+    rows = scored.final.counts["exact_accuracy"][1]
+    for key in ("arc_votes", "arc_raw_votes"):  # each pool holds its own weights' votes of both evaluations
+        assert sum(count for v in saved[key]["votes"].values() for count, _ in v.tally.values()) == 2 * rows
+    assert saved["arc_votes"] != saved["arc_raw_votes"]  # different weights, different votes
+    assert "arc_raw_votes" not in load_checkpoint(tmp_path / "plain" / "checkpoint")  # the earlier layout
+    with pytest.raises(Crash):  # a resume restores both pools
+        train(TrainConfig.from_dict(body), tmp_path / "resumed", data_cache=data_cache, progress=crash_at(5))
+    train(TrainConfig.from_dict(body), tmp_path / "resumed", data_cache=data_cache)
+    assert (tmp_path / "resumed" / "metrics.csv").read_bytes() == (tmp_path / "raw" / "metrics.csv").read_bytes()
+
+
 def test_arc_resume_keeps_the_pooled_votes(tmp_path, data_cache):
     cfg = arc_config(True)
     train(cfg, tmp_path / "ref", data_cache=data_cache)
