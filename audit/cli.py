@@ -165,12 +165,12 @@ def run(claims_files, claim_ids, profiles, seeds, runs_dir, device, nproc_per_no
         say("The paper profile trains at the paper's scale. Cost as stated, and our estimate:")
         for line in run_options.cost_lines(planned, costs_file):
             say(line)
-    say(format_plan(planned))
     if "paper" not in profiles and max_steps is None:
         from audit.costs import timed_runs_lines
 
         for line in timed_runs_lines(planned, parallel):
             say(line)
+    say(format_plan(planned))
     document = {"profiles": list(profiles), "dry_run": dry_run, "plan": [planned_json(p) for p in planned], "runs": []}
     if dry_run:
         problems = run_options.preflight_problems(planned, device, nproc_per_node, runs_dir, data_cache, say)

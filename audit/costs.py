@@ -277,8 +277,8 @@ def timed_runs_lines(planned: list, parallel: int) -> list[str]:
     claim and profile with runs to train, the mean `wall_time_s` of that claim and profile's `done`
     records in the plan (the same config, trained on the machine that wrote them), then the plan's
     total in hours one run after another and in wall hours at `parallel` runs at a time (a lower
-    bound: it assumes the lanes stay full), and what the completed runs took. Empty when nothing is
-    left to train."""
+    bound: it assumes the lanes stay full), and what the completed runs took. Empty when no run left
+    to train has a completed run of its claim and profile to time it by (nothing measured to say)."""
     from audit.records import RECORD_NAME, RecordError, read_record
 
     groups: dict[tuple[str, str], list] = {}
@@ -309,16 +309,13 @@ def timed_runs_lines(planned: list, parallel: int) -> list[str]:
         else:
             untimed += to_train
             lines.append(f"  {claim_id} ({profile}): {to_train} to train, no completed run to time")
-    if not lines:
+    if not timed:  # nothing measured to say (a first run of every claim)
         return []
     lanes = max(parallel, 1)
-    if timed:
-        left_out = f"; {untimed} untimed run{'s' if untimed > 1 else ''} not included" if untimed else ""
-        runs = f"{timed} timed run{'s' if timed != 1 else ''}"
-        lines.append(f"  whole plan: {total_s / 3600:.2f} h one run after another for the {runs}, about "
-                     f"{total_s / 3600 / lanes:.2f} h wall at --parallel {lanes} if every lane stays busy{left_out}")
-    else:
-        lines.append(f"  whole plan: no estimate (none of its {untimed} runs to train has a completed run to time)")
+    left_out = f"; {untimed} untimed run{'s' if untimed > 1 else ''} not included" if untimed else ""
+    runs = f"{timed} timed run{'s' if timed != 1 else ''}"
+    lines.append(f"  whole plan: {total_s / 3600:.2f} h one run after another for the {runs}, about "
+                 f"{total_s / 3600 / lanes:.2f} h wall at --parallel {lanes} if every lane stays busy{left_out}")
     if done_n:  # what the whole plan costs, the part already paid included
         lines.append(f"  already trained: {done_n} runs, {done_s / 3600:.2f} h one run after another")
     return ["time to train, from the wall time of the plan's completed runs:"] + lines

@@ -121,3 +121,5 @@ def test_a_plan_is_timed_from_the_wall_time_of_its_completed_runs(tmp_path):
     assert "already trained: 2 runs, 0.50 h one run after another" in lines[4]
     done = [p for p in planned if p.state == "done"]
     assert timed_runs_lines(done, parallel=2) == []  # nothing left to train: nothing to say
+    untimed = [p for p in planned if p.spec.claim.id == "toy/beta"]
+    assert timed_runs_lines(untimed, parallel=2) == []  # nothing measured: nothing to say
