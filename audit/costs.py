@@ -231,16 +231,21 @@ def steps_per_run(config: TrainConfig) -> Optional[int]:
     return config.train.max_steps
 
 
+def _grouped(planned: list, key: Callable) -> dict:
+    """The plan's runs (audit.plan.PlannedRun) grouped by `key(run.spec)`, in plan order."""
+    groups: dict = {}
+    for run in planned:
+        groups.setdefault(key(run.spec), []).append(run)
+    return groups
+
+
 def plan_cost_lines(planned: list, measurements: list[Measurement], costs_file: Path) -> list[str]:
     """Per claim of the plan (audit.plan.PlannedRun list): the authors' stated hardware and time,
     the steps per run, and our estimate of device-hours per run and for the runs still to train,
     from `best_match`; then the plan's total. Every number from a measurement says it is an estimate
     and which measurement it came from; a claim with none says 'none measured yet'."""
-    by_claim: dict[str, list] = {}
-    for run in planned:
-        by_claim.setdefault(run.spec.claim.id, []).append(run)
     lines, total_hours, unestimated, to_train_all = [], 0.0, 0, 0
-    for claim_id, runs in by_claim.items():
+    for claim_id, runs in _grouped(planned, lambda spec: spec.claim.id).items():
         spec = runs[0].spec
         profile = spec.claim.profiles[spec.profile]
         stated = ", ".join(x for x in (profile.hardware, profile.time) if x) or "not stated"
@@ -279,23 +284,9 @@ def timed_runs_lines(planned: list, parallel: int) -> list[str]:
     total in hours one run after another and in wall hours at `parallel` runs at a time (a lower
     bound: it assumes the lanes stay full), and what the completed runs took. Empty when no run left
     to train has a completed run of its claim and profile to time it by (nothing measured to say)."""
-    from audit.records import RECORD_NAME, RecordError, read_record
-
-    groups: dict[tuple[str, str], list] = {}
-    for run in planned:
-        groups.setdefault((run.spec.claim.id, run.spec.profile), []).append(run)
     lines, total_s, timed, untimed, done_s, done_n = [], 0.0, 0, 0, 0.0, 0
-    for (claim_id, profile), runs in groups.items():
-        walls = []
-        for run in runs:
-            if run.state != "done":
-                continue
-            try:
-                wall = read_record(run.spec.directory / RECORD_NAME).wall_time_s
-            except (OSError, RecordError):
-                continue  # the plan already judged it; a record it cannot time adds no estimate
-            if wall:
-                walls.append(wall)
+    for (claim_id, profile), runs in _grouped(planned, lambda spec: (spec.claim.id, spec.profile)).items():
+        walls = [run.wall_time_s for run in runs if run.state == "done" and run.wall_time_s]
         done_s, done_n = done_s + sum(walls), done_n + len(walls)
         to_train = sum(run.needs_training for run in runs)
         if not to_train:

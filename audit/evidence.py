@@ -20,7 +20,7 @@ Two kinds of run are neither plainly counted nor plainly failed (docs/design.md 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -41,7 +41,9 @@ class Standing:
     `evaluation` is the evaluation the claim's checkpoint rule selects, when the record has one
     (a stale run's is shown, never used); None for a damaged or failed record. `diverged_at`: the
     step whose loss was non-finite, for a run that diverged (counted or not). `not_comparable`: why
-    a counted run measures another setup than the claim's (None when it does not).
+    a counted run measures another setup than the claim's (None when it does not). `wall_time_s`:
+    the record's wall time, set by `standing_at` so that the plan's timing (audit.costs) need not
+    read the record a second time.
     """
 
     counts: bool
@@ -50,6 +52,7 @@ class Standing:
     evaluation: Any = None  # audit.records.Evaluation
     diverged_at: Optional[int] = None
     not_comparable: Optional[str] = None
+    wall_time_s: Optional[float] = None
 
     @property
     def status(self) -> str:
@@ -180,4 +183,4 @@ def standing_at(path: Path, claim, profile: str, seed: int) -> Optional[Standing
     if (record.claim_id, record.profile, record.seed) != (claim.runs_of or claim.id, profile, seed):
         return Standing(False, "damaged", f"the record there is of {record.claim_id} / {record.profile} / "
                                           f"seed {record.seed}")
-    return standing(record, claim)
+    return replace(standing(record, claim), wall_time_s=record.wall_time_s)

@@ -45,11 +45,13 @@ class RunSpec:
 
 @dataclass(frozen=True)
 class PlannedRun:
-    """A spec and what the runs directory says about it."""
+    """A spec and what the runs directory says about it; `wall_time_s` is the wall time of its record
+    when the record is `done` (what audit.costs times the rest of the plan by)."""
 
     spec: RunSpec
     state: str
     note: str = ""
+    wall_time_s: Optional[float] = None
 
     @property
     def needs_training(self) -> bool:
@@ -152,9 +154,10 @@ def assess(spec: RunSpec) -> PlannedRun:
             return PlannedRun(spec, "resume", "resumes from its checkpoint")
         return PlannedRun(spec, "new")
     if found.counts:
-        return PlannedRun(spec, "done", found.reason if found.diverged_at is not None else "")
+        return PlannedRun(spec, "done", found.reason if found.diverged_at is not None else "", found.wall_time_s)
     if found.cause == "diverged":
-        return PlannedRun(spec, "done", f"{found.reason}; not retried: a deterministic rerun diverges again")
+        return PlannedRun(spec, "done", f"{found.reason}; not retried: a deterministic rerun diverges again",
+                          found.wall_time_s)
     if found.status == "stale":
         return PlannedRun(spec, "stale", found.reason)
     if found.cause == "failed":

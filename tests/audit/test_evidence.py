@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from audit.evidence import Standing, selected_evaluation, standing, standing_at
-from audit.plan import assess, expand_plan
-from audit.records import RECORD_NAME, read_records
+from audit.plan import PlannedRun, assess, expand_plan
+from audit.records import RECORD_NAME, read_record, read_records
 from audit.registry import load_registry
 from audit.runner import run_one
 from audit.sources import collect_sources
@@ -67,8 +67,9 @@ def recorded(tmp_path):
 def test_a_current_completed_record_counts(recorded):
     runs, spec = recorded
     found = standing_at(spec.directory / RECORD_NAME, spec.claim, "smoke", 0)
-    assert found == Standing(True, "counts", "", found.evaluation) and found.value == 75.0
-    assert assess(spec).state == "done"
+    wall = read_record(spec.directory / RECORD_NAME).wall_time_s
+    assert found == Standing(True, "counts", "", found.evaluation, wall_time_s=wall) and found.value == 75.0
+    assert wall is not None and assess(spec) == PlannedRun(spec, "done", "", wall)  # the plan times by it
     assert report_view(load_registry([FIXTURE]), runs) == ([75.0], [], [])
 
 
